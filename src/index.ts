@@ -1,0 +1,9 @@
+/**
+ * irra-tfjs: IRRA (CVPR 2023) text-to-image person retrieval on TensorFlow.js.
+ *
+ * This file is the package's only public surface. Importing it also imports
+ * `@tensorflow/tfjs-layers`, which registers the gradients that training needs.
+ */
+import '@tensorflow/tfjs-layers';
+
+export * from './weights/safetensors';
