@@ -1,27 +1,46 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { parseSafetensors, type RawTensor } from '../../src/weights/safetensors';
 
-const here = dirname(fileURLToPath(import.meta.url));
-
 /**
- * The shared folder (fixtures, CLIP vocabulary): `$IRRA_SHARED` when set, else `../shared` beside
- * the repository. Throws a clear error when it is absent.
+ * Reads a file of the shared folder (fixtures/, clip/) given its path relative to that folder.
+ * Node's setup installs a file-system reader; the browser setup installs one over files it
+ * fetched from the test server before the tests start.
  */
-export function sharedDir(): string {
-  const dir = process.env.IRRA_SHARED ?? resolve(here, '../../../shared');
-  if (!existsSync(join(dir, 'fixtures'))) {
-    throw new Error(
-      `fixtures not found: expected ${join(dir, 'fixtures')} (set IRRA_SHARED to the folder holding fixtures/ and clip/)`,
-    );
-  }
-  return dir;
+export type SharedReader = (relativePath: string) => Uint8Array;
+
+let reader: SharedReader | undefined;
+let sharedRoot: string | undefined;
+
+/** Installs the reader (done once by the test setup files). `root` is the folder, Node only. */
+export function setSharedReader(r: SharedReader, root?: string): void {
+  reader = r;
+  sharedRoot = root;
 }
 
-export const fixturePath = (name: string): string => join(sharedDir(), 'fixtures', name);
-export const vocabPath = (): string => join(sharedDir(), 'clip', 'bpe_simple_vocab_16e6.txt.gz');
+/**
+ * The shared folder (fixtures, CLIP vocabulary) in Node: `$IRRA_SHARED` when set, else `../shared`
+ * beside the repository. Throws in a browser, where files are read through the reader.
+ */
+export function sharedDir(): string {
+  if (!sharedRoot) throw new Error('sharedDir(): no file-system path in this environment; use fixtureBytes()');
+  return sharedRoot;
+}
+
+/** Node only: absolute path of a fixture file. */
+export const fixturePath = (name: string): string => `${sharedDir()}/fixtures/${name}`;
+/** Node only: absolute path of the CLIP BPE merges file. */
+export const vocabPath = (): string => `${sharedDir()}/clip/bpe_simple_vocab_16e6.txt.gz`;
+
+/** Bytes of a file of the shared folder, by path relative to it (e.g. 'fixtures/losses.json'). */
+export function sharedBytes(relativePath: string): Uint8Array {
+  if (!reader) throw new Error('fixtures: no reader installed (test/setup/*.ts installs one)');
+  return reader(relativePath);
+}
+
+/** Bytes of a fixture file. */
+export const fixtureBytes = (name: string): Uint8Array => sharedBytes(`fixtures/${name}`);
+/** Bytes of the CLIP BPE merges file (gzip). */
+export const vocabBytes = (): Uint8Array => sharedBytes('clip/bpe_simple_vocab_16e6.txt.gz');
 
 const rawCache = new Map<string, Map<string, RawTensor>>();
 
@@ -29,7 +48,7 @@ const rawCache = new Map<string, Map<string, RawTensor>>();
 export function loadFixtureRaw(file: string): Map<string, RawTensor> {
   let m = rawCache.get(file);
   if (!m) {
-    m = parseSafetensors(readFileSync(fixturePath(file))).tensors;
+    m = parseSafetensors(fixtureBytes(file)).tensors;
     rawCache.set(file, m);
   }
   return m;
@@ -55,5 +74,5 @@ export function fixtureKeys(file: string, prefix = ''): string[] {
 
 /** A fixture `.json` file, parsed. */
 export function fixtureJson<T = any>(file: string): T {
-  return JSON.parse(readFileSync(fixturePath(file), 'utf8')) as T;
+  return JSON.parse(new TextDecoder().decode(fixtureBytes(file))) as T;
 }
