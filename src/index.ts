@@ -7,3 +7,4 @@
 import '@tensorflow/tfjs-layers';
 
 export * from './weights/safetensors';
+export { type CmpmLossOptions, cmpmLoss, idLoss, itcLoss, mlmLoss, type SdmLossOptions, sdmLoss } from './losses';

@@ -1,0 +1,37 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { crossEntropySum, oneHotRows } from './ops';
+import { checkIntRange, checkIntVector, checkMatrix, checkSameBatch, checkSameWidth } from './validate';
+
+/**
+ * Identity classification loss (ID, the instance loss of Zheng et al.), one of the paper's three
+ * training losses: the mean cross entropy of the image logits and of the text logits (one shared
+ * classifier over the person identities) against the identity labels, the two averaged. Same
+ * semantics as the reference `compute_id`.
+ *
+ * @param imageLogits float32 `[batch, classes]` classifier logits of the image features.
+ * @param textLogits float32 `[batch, classes]` classifier logits of the text features.
+ * @param labels int32 `[batch]` identity class of each pair, `0 <= label < classes`.
+ * @returns a new float32 scalar owned by the caller; every intermediate tensor is disposed.
+ * @throws Error naming the argument on a wrong rank, dtype or size, or a label out of range.
+ * @example
+ * ```ts
+ * const loss = idLoss(imageLogits, textLogits, labels);
+ * loss.dispose();
+ * ```
+ */
+export function idLoss(imageLogits: tf.Tensor2D, textLogits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+  const fn = 'idLoss';
+  checkMatrix(fn, 'imageLogits', imageLogits, '[batch, classes]');
+  checkMatrix(fn, 'textLogits', textLogits, '[batch, classes]');
+  checkSameBatch(fn, 'imageLogits', imageLogits, 'textLogits', textLogits);
+  checkSameWidth(fn, 'imageLogits', imageLogits, 'textLogits', textLogits, 'number of classes');
+  const [batch, classes] = imageLogits.shape;
+  checkIntVector(fn, 'labels', labels, batch, 'imageLogits');
+  checkIntRange(fn, 'labels', labels, classes, 'number of classes (imageLogits.shape[1])');
+
+  return tf.tidy(() => {
+    const targets = oneHotRows(labels, classes);
+    const sum = tf.add(crossEntropySum(imageLogits, targets, batch), crossEntropySum(textLogits, targets, batch));
+    return tf.div(sum, 2) as tf.Scalar;
+  });
+}

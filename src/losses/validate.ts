@@ -1,0 +1,85 @@
+/**
+ * Shared input checks of the loss functions (internal, not exported from the package).
+ * Every check throws an `Error` whose message names the loss, the argument, what was expected and
+ * what arrived.
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+
+const shapeStr = (t: tf.Tensor): string => `[${t.shape.join(', ')}]`;
+
+/** Asserts `t` is a rank-2 float32 tensor; `what` describes the axes, e.g. '[batch, dim]'. */
+export function checkMatrix(fn: string, name: string, t: tf.Tensor, what: string): void {
+  if (t.rank !== 2) {
+    throw new Error(`${fn}: ${name} must be rank 2 ${what}, got rank ${t.rank} with shape ${shapeStr(t)}`);
+  }
+  if (t.dtype !== 'float32') {
+    throw new Error(`${fn}: ${name} must be float32, got ${t.dtype}`);
+  }
+}
+
+/** Asserts two matrices have the same number of rows (the batch). */
+export function checkSameBatch(fn: string, nameA: string, a: tf.Tensor, nameB: string, b: tf.Tensor): void {
+  if (a.shape[0] !== b.shape[0]) {
+    throw new Error(
+      `${fn}: ${nameA} and ${nameB} must have the same batch size, got ${nameA} ${shapeStr(a)} and ${nameB} ${shapeStr(b)}`,
+    );
+  }
+}
+
+/** Asserts two matrices have the same number of columns (feature or class dimension). */
+export function checkSameWidth(
+  fn: string,
+  nameA: string,
+  a: tf.Tensor,
+  nameB: string,
+  b: tf.Tensor,
+  axis: string,
+): void {
+  if (a.shape[1] !== b.shape[1]) {
+    throw new Error(
+      `${fn}: ${nameA} and ${nameB} must have the same ${axis}, got ${nameA} ${shapeStr(a)} and ${nameB} ${shapeStr(b)}`,
+    );
+  }
+}
+
+/** Asserts `t` is a rank-1 int32 tensor of `length` elements (one per row of `rowsName`). */
+export function checkIntVector(fn: string, name: string, t: tf.Tensor, length: number, rowsName: string): void {
+  if (t.rank !== 1) {
+    throw new Error(`${fn}: ${name} must be rank 1 [${length}], got rank ${t.rank} with shape ${shapeStr(t)}`);
+  }
+  if (t.dtype !== 'int32') {
+    throw new Error(`${fn}: ${name} must be int32, got ${t.dtype}`);
+  }
+  if (t.shape[0] !== length) {
+    throw new Error(`${fn}: ${name} must have ${length} entries (one per row of ${rowsName}), got ${t.shape[0]}`);
+  }
+}
+
+/**
+ * Asserts every value of the int32 vector `t` lies in `[0, upper)` and returns the values (read
+ * with `dataSync`; label vectors are small).
+ */
+export function checkIntRange(fn: string, name: string, t: tf.Tensor, upper: number, upperName: string): Int32Array {
+  const values = t.dataSync() as Int32Array;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v < 0 || v >= upper) {
+      throw new Error(`${fn}: ${name}[${i}] = ${v} is out of range: expected 0 <= ${name} < ${upperName} = ${upper}`);
+    }
+  }
+  return values;
+}
+
+/** Asserts `value` is a finite number greater than zero. */
+export function checkPositive(fn: string, name: string, value: number): void {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new Error(`${fn}: ${name} must be a finite number > 0, got ${String(value)}`);
+  }
+}
+
+/** Asserts `value` is a finite number greater than or equal to zero. */
+export function checkNonNegative(fn: string, name: string, value: number): void {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new Error(`${fn}: ${name} must be a finite number >= 0, got ${String(value)}`);
+  }
+}
