@@ -6,5 +6,5 @@
  */
 import '@tensorflow/tfjs-layers';
 
-export * from './weights/safetensors';
 export { type CmpmLossOptions, cmpmLoss, idLoss, itcLoss, mlmLoss, type SdmLossOptions, sdmLoss } from './losses';
+export * from './weights/safetensors';
