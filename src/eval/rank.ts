@@ -1,0 +1,328 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * Defaults of {@link rank} and {@link rankAsync}, used by the code and quoted in the docs.
+ * - `maxRank`: length of the returned CMC curve (10, as the reference evaluates).
+ * - `chunkRows`: similarity rows read from the backend at a time (256 rows of a 3,074-image
+ *   gallery are 3 MB), so at most one chunk is held beside the similarity matrix itself.
+ */
+export const RANK_DEFAULTS = { maxRank: 10, chunkRows: 256 } as const;
+
+/** Options of {@link rank} and {@link rankAsync}. */
+export interface RankOptions {
+  /** Length of the CMC curve, an integer in [1, numGallery]. Default {@link RANK_DEFAULTS}.maxRank (10). */
+  maxRank?: number;
+  /**
+   * Rows of the similarity matrix read from the backend at a time, a positive integer. Default
+   * {@link RANK_DEFAULTS}.chunkRows (256). Only memory and speed depend on it, never the result.
+   */
+  chunkRows?: number;
+}
+
+/** Retrieval metrics of one direction (e.g. text→image), every number in percent [0, 100]. */
+export interface RankResult {
+  /** `cmc[k]`: percent of queries whose first correct match is within the top `k + 1` (length `maxRank`). */
+  cmc: number[];
+  /** Percent of queries whose top-ranked gallery item matches (rank-1 accuracy). */
+  R1: number;
+  /** Percent of queries with a match within the top 5 (the whole gallery when it is smaller). */
+  R5: number;
+  /** Percent of queries with a match within the top 10 (the whole gallery when it is smaller). */
+  R10: number;
+  /** Mean over queries of average precision over the fully ranked gallery. */
+  mAP: number;
+  /** Mean over queries of inverse negative penalty: `#matches / (rank of the last match)`. */
+  mINP: number;
+}
+
+/** Person ids of queries or gallery items: a 1-D int32/float32 tensor or plain numbers (integers). */
+export type PidsLike = tf.Tensor1D | Int32Array | Float32Array | readonly number[];
+
+interface Checked {
+  numQueries: number;
+  numGallery: number;
+  maxRank: number;
+  chunkRows: number;
+}
+
+function checkSimilarity(similarity: tf.Tensor2D, opts: RankOptions): Checked {
+  if (!(similarity instanceof tf.Tensor)) {
+    throw new Error(`rank: similarity must be a tf.Tensor2D [numQueries, numGallery], got ${typeof similarity}`);
+  }
+  if (similarity.rank !== 2) {
+    throw new Error(
+      `rank: similarity must be 2-D [numQueries, numGallery], got rank ${similarity.rank} shape [${similarity.shape}]`,
+    );
+  }
+  if (similarity.dtype !== 'float32') {
+    throw new Error(`rank: similarity must have dtype float32, got ${similarity.dtype}`);
+  }
+  const [numQueries, numGallery] = similarity.shape;
+  if (numQueries < 1 || numGallery < 1) {
+    throw new Error(
+      `rank: similarity needs at least one query row and one gallery column, got shape [${similarity.shape}]`,
+    );
+  }
+  const maxRank = opts.maxRank ?? RANK_DEFAULTS.maxRank;
+  if (!Number.isInteger(maxRank) || maxRank < 1 || maxRank > numGallery) {
+    throw new Error(`rank: maxRank must be an integer in [1, numGallery = ${numGallery}], got ${maxRank}`);
+  }
+  const chunkRows = opts.chunkRows ?? RANK_DEFAULTS.chunkRows;
+  if (!Number.isInteger(chunkRows) || chunkRows < 1) {
+    throw new Error(`rank: chunkRows must be a positive integer, got ${chunkRows}`);
+  }
+  return { numQueries, numGallery, maxRank, chunkRows };
+}
+
+function checkPids(name: string, pids: PidsLike, expected: number, dim: string): void {
+  if (pids instanceof tf.Tensor) {
+    if (pids.rank !== 1) throw new Error(`rank: ${name} must be 1-D, got shape [${pids.shape}]`);
+    if (pids.dtype !== 'int32' && pids.dtype !== 'float32') {
+      throw new Error(`rank: ${name} must have dtype int32 or float32, got ${pids.dtype}`);
+    }
+  } else if (!Array.isArray(pids) && !(pids instanceof Int32Array) && !(pids instanceof Float32Array)) {
+    throw new Error(`rank: ${name} must be a 1-D tensor, Int32Array, Float32Array or number[], got ${typeof pids}`);
+  }
+  const n = pids instanceof tf.Tensor ? pids.shape[0] : pids.length;
+  if (n !== expected) {
+    throw new Error(`rank: ${name} must have length ${dim} = ${expected} (similarity's ${dim}), got ${n}`);
+  }
+}
+
+function checkIntegers(name: string, values: ArrayLike<number>): ArrayLike<number> {
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isInteger(values[i]))
+      throw new Error(`rank: ${name}[${i}] must be an integer person id, got ${values[i]}`);
+  }
+  return values;
+}
+
+function pidsSync(pids: PidsLike): ArrayLike<number> {
+  return pids instanceof tf.Tensor ? pids.dataSync() : pids;
+}
+
+async function pidsAsync(pids: PidsLike): Promise<ArrayLike<number>> {
+  return pids instanceof tf.Tensor ? pids.data() : pids;
+}
+
+/**
+ * Accumulates the metrics query by query. For each query it needs only the positions of its
+ * matches in the gallery ranked by descending similarity, and finds them without sorting: with
+ * the matches ordered among themselves, one pass over the row counts, for each match, the
+ * gallery items that precede it. O(numGallery · log #matches) per query, no allocation per row.
+ */
+class RankAccumulator {
+  private readonly matchesOf = new Map<number, Int32Array>();
+  private readonly firstHitCount: Float64Array;
+  private readonly val: Float64Array;
+  private readonly idx: Int32Array;
+  private readonly before: Float64Array;
+  private sumAP = 0;
+  private sumINP = 0;
+
+  constructor(
+    private readonly queryPids: ArrayLike<number>,
+    galleryPids: ArrayLike<number>,
+    private readonly numGallery: number,
+  ) {
+    const lists = new Map<number, number[]>();
+    for (let j = 0; j < numGallery; j++) {
+      const list = lists.get(galleryPids[j]);
+      if (list) list.push(j);
+      else lists.set(galleryPids[j], [j]);
+    }
+    let most = 0;
+    for (const [pid, list] of lists) {
+      this.matchesOf.set(pid, Int32Array.from(list));
+      most = Math.max(most, list.length);
+    }
+    this.firstHitCount = new Float64Array(numGallery);
+    this.val = new Float64Array(most);
+    this.idx = new Int32Array(most);
+    this.before = new Float64Array(most);
+  }
+
+  /** Adds `rows` queries starting at query `row0`, their similarity rows in `data` (row-major). */
+  addRows(data: Float32Array, row0: number, rows: number): void {
+    const g = this.numGallery;
+    const { val, idx, before } = this;
+    for (let r = 0; r < rows; r++) {
+      const q = row0 + r;
+      const base = r * g;
+      const pid = this.queryPids[q];
+      const matches = this.matchesOf.get(pid);
+      if (!matches) {
+        throw new Error(
+          `rank: queryPids[${q}] = ${pid} has no match in galleryPids; every query needs at least one gallery ` +
+            'item with its pid (its AP and INP are undefined otherwise)',
+        );
+      }
+      const m = matches.length;
+      // The matches in ranking order: similarity descending, then gallery index ascending.
+      for (let t = 0; t < m; t++) {
+        const j = matches[t];
+        const v = data[base + j];
+        if (Number.isNaN(v)) throw new Error(`rank: similarity[${q}, ${j}] is NaN`);
+        let s = t;
+        while (s > 0 && val[s - 1] < v) {
+          val[s] = val[s - 1];
+          idx[s] = idx[s - 1];
+          s--;
+        }
+        val[s] = v;
+        idx[s] = j;
+        before[t] = 0;
+      }
+      const lastV = val[m - 1];
+      const lastJ = idx[m - 1];
+      for (let i = 0; i < g; i++) {
+        const x = data[base + i];
+        if (x < lastV || (x === lastV && i >= lastJ)) continue;
+        if (Number.isNaN(x)) throw new Error(`rank: similarity[${q}, ${i}] is NaN`);
+        // Item i precedes the matches from `lo` on; find the first such match.
+        let lo = 0;
+        let hi = m - 1;
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          if (x > val[mid] || (x === val[mid] && i < idx[mid])) hi = mid;
+          else lo = mid + 1;
+        }
+        before[lo]++;
+      }
+      // before[t] becomes the 0-based position of the t-th match in the ranking.
+      let ap = 0;
+      for (let t = 0; t < m; t++) {
+        if (t > 0) before[t] += before[t - 1];
+        ap += (t + 1) / (before[t] + 1);
+      }
+      this.firstHitCount[before[0]]++;
+      this.sumAP += ap / m;
+      this.sumINP += m / (before[m - 1] + 1);
+    }
+  }
+
+  result(maxRank: number, numQueries: number): RankResult {
+    const g = this.numGallery;
+    const within = new Float64Array(g);
+    let acc = 0;
+    for (let k = 0; k < g; k++) {
+      acc += this.firstHitCount[k];
+      within[k] = (100 * acc) / numQueries;
+    }
+    const at = (k: number): number => within[Math.min(k, g) - 1];
+    return {
+      cmc: Array.from(within.subarray(0, maxRank)),
+      R1: at(1),
+      R5: at(5),
+      R10: at(10),
+      mAP: (100 * this.sumAP) / numQueries,
+      mINP: (100 * this.sumINP) / numQueries,
+    };
+  }
+}
+
+function prepare(
+  similarity: tf.Tensor2D,
+  queryPids: PidsLike,
+  galleryPids: PidsLike,
+  opts: RankOptions,
+): { checked: Checked; rowsAt: (r0: number, rows: number) => tf.Tensor2D } {
+  const checked = checkSimilarity(similarity, opts);
+  checkPids('queryPids', queryPids, checked.numQueries, 'numQueries');
+  checkPids('galleryPids', galleryPids, checked.numGallery, 'numGallery');
+  const rowsAt = (r0: number, rows: number): tf.Tensor2D =>
+    rows === checked.numQueries ? similarity : tf.slice(similarity, [r0, 0], [rows, checked.numGallery]);
+  return { checked, rowsAt };
+}
+
+/**
+ * Text-to-image (or image-to-text) retrieval metrics, as the reference IRRA `utils/metrics.py`
+ * `rank(similarity, q_pids, g_pids, max_rank, get_mAP=True)` computes them: each query ranks the
+ * whole gallery by descending similarity; a gallery item matches when its pid equals the query's.
+ * - `cmc[k]` = percent of queries with a match among the top `k + 1`; `R1`, `R5`, `R10` are that
+ *   at ranks 1, 5 and 10 (capped at the gallery size).
+ * - AP of a query = mean over its matches of precision at each match's position; `mAP` = mean AP.
+ * - INP of a query = `#matches / (1-based position of its last match)`; `mINP` = mean INP.
+ *
+ * Ties in similarity are ordered by ascending gallery index, as a stable descending sort
+ * (`torch.argsort(..., descending=True, stable=True)`) orders them; the result is therefore
+ * deterministic and unchanged by the chunking. Computed in float64 (the reference: float32).
+ *
+ * For image→text, pass the transposed similarity and the swapped pids:
+ * `rank(tf.transpose(sim), imagePids, textPids)`.
+ *
+ * Memory: reads the similarity `chunkRows` rows at a time (a slice and its downloaded copy), so
+ * beside the caller's matrix at most one chunk is held. Reads synchronously (`dataSync`); on
+ * backends where that is unwise (webgl, webgpu) use {@link rankAsync}.
+ *
+ * @param similarity float32 `[numQueries, numGallery]`; not disposed (the caller owns it).
+ * @param queryPids person id of each query, length numQueries (integers).
+ * @param galleryPids person id of each gallery item, length numGallery (integers).
+ * @param opts `maxRank` (default 10), `chunkRows` (default 256): see {@link RANK_DEFAULTS}.
+ * @returns plain numbers in percent; no tensors are returned or left behind.
+ * @throws Error naming the argument for a non-2-D or non-float32 similarity, pids whose length
+ *   differs from the similarity's dimension or that are not integers, `maxRank` outside
+ *   [1, numGallery], a query whose pid is absent from the gallery, or a NaN similarity.
+ *
+ * @example
+ * ```ts
+ * const sim = tf.tensor2d([[0.9, 0.1], [0.2, 0.8]]);
+ * const { R1, mAP } = rank(sim, [7, 3], [7, 3], { maxRank: 2 }); // 100, 100
+ * sim.dispose();
+ * ```
+ */
+export function rank(
+  similarity: tf.Tensor2D,
+  queryPids: PidsLike,
+  galleryPids: PidsLike,
+  opts: RankOptions = {},
+): RankResult {
+  const { checked, rowsAt } = prepare(similarity, queryPids, galleryPids, opts);
+  const { numQueries, numGallery, maxRank, chunkRows } = checked;
+  const acc = new RankAccumulator(
+    checkIntegers('queryPids', pidsSync(queryPids)),
+    checkIntegers('galleryPids', pidsSync(galleryPids)),
+    numGallery,
+  );
+  for (let r0 = 0; r0 < numQueries; r0 += chunkRows) {
+    const rows = Math.min(chunkRows, numQueries - r0);
+    const part = rowsAt(r0, rows);
+    try {
+      acc.addRows(part.dataSync() as Float32Array, r0, rows);
+    } finally {
+      if (part !== similarity) part.dispose();
+    }
+  }
+  return acc.result(maxRank, numQueries);
+}
+
+/**
+ * {@link rank} reading the similarity with `await data()` instead of `dataSync()`: the same
+ * result, for backends (webgl, webgpu) where synchronous reads stall or misbehave.
+ *
+ * @returns a promise of plain numbers in percent; no tensors are returned or left behind.
+ */
+export async function rankAsync(
+  similarity: tf.Tensor2D,
+  queryPids: PidsLike,
+  galleryPids: PidsLike,
+  opts: RankOptions = {},
+): Promise<RankResult> {
+  const { checked, rowsAt } = prepare(similarity, queryPids, galleryPids, opts);
+  const { numQueries, numGallery, maxRank, chunkRows } = checked;
+  const acc = new RankAccumulator(
+    checkIntegers('queryPids', await pidsAsync(queryPids)),
+    checkIntegers('galleryPids', await pidsAsync(galleryPids)),
+    numGallery,
+  );
+  for (let r0 = 0; r0 < numQueries; r0 += chunkRows) {
+    const rows = Math.min(chunkRows, numQueries - r0);
+    const part = rowsAt(r0, rows);
+    try {
+      acc.addRows((await part.data()) as Float32Array, r0, rows);
+    } finally {
+      if (part !== similarity) part.dispose();
+    }
+  }
+  return acc.result(maxRank, numQueries);
+}
