@@ -6,6 +6,16 @@
  */
 import '@tensorflow/tfjs-layers';
 
+export {
+  type CaptionBatch,
+  EVALUATOR_DEFAULTS,
+  type EvaluationData,
+  type EvaluationResult,
+  Evaluator,
+  type EvaluatorOptions,
+  type ImageBatch,
+  type RetrievalEncoder,
+} from './eval/evaluator';
 export { type PidsLike, RANK_DEFAULTS, type RankOptions, type RankResult, rank, rankAsync } from './eval/rank';
 export { type CmpmLossOptions, cmpmLoss, idLoss, itcLoss, mlmLoss, type SdmLossOptions, sdmLoss } from './losses';
 export * from './weights/safetensors';
