@@ -1,0 +1,28 @@
+/** The reference solver: optimizer with the reference parameter groups, and the lr schedule. */
+
+export {
+  LR_SCHEDULER_DEFAULTS,
+  type LRScheduleMode,
+  type LRSchedulerOptions,
+  LRSchedulerWithWarmup,
+  type WarmupMethod,
+} from './lr_scheduler';
+export {
+  buildOptimizer,
+  IrraOptimizer,
+  type NamedParameters,
+  OPTIMIZER_DEFAULTS,
+  type OptimizerGroup,
+  type OptimizerName,
+  type OptimizerOptions,
+  type OptimizerState,
+  type ParamOptimizerState,
+  type SlotState,
+} from './optimizer';
+export {
+  type ParamGroupRuleOptions,
+  type ParamGroupSpec,
+  type ParamHyper,
+  referenceParamGroups,
+  referenceParamHyper,
+} from './param_groups';
