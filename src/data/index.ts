@@ -1,0 +1,45 @@
+/**
+ * Data pipeline: dataset annotation parsers, image decoding, the reference's transforms,
+ * samplers, batching and a prefetching loader.
+ */
+export {
+  DATASET_LAYOUTS,
+  type DatasetName,
+  type EvalSplit,
+  joinPath,
+  loadDataset,
+  type PersonDataset,
+  parseCuhkPedes,
+  parseGenericAnnotations,
+  parseIcfgPedes,
+  parseRstpReid,
+  type TrainSample,
+} from './annotations';
+export {
+  type BatchOptions,
+  buildBatch,
+  type CaptionEncoder,
+  DataLoader,
+  type DataLoaderOptions,
+  disposeBatch,
+  encodeCaptions,
+  type ImageLoader,
+  LOADER_DEFAULTS,
+  type MaskFn,
+  rowwiseMask,
+  type TrainBatch,
+} from './batch';
+export { type DecodedImage, decodeImage, decodeImageBrowser, readImageFile, sniffImageFormat } from './image';
+export type { Rng } from './random';
+export { type BatchSampler, RandomIdentitySampler, RandomSampler } from './samplers';
+export {
+  applyTransform,
+  buildTransforms,
+  type ImageTransform,
+  normalizeImage,
+  resizeBilinearPil,
+  sampleTransformParams,
+  TRANSFORM_DEFAULTS,
+  type TransformOptions,
+  type TransformParams,
+} from './transforms';
