@@ -1,4 +1,4 @@
-/** The reference solver: optimizer with the reference parameter groups, and the lr schedule. */
+/** The reference solver (optimizer with the reference parameter groups, lr schedule) and the training loop. */
 
 export {
   LR_SCHEDULER_DEFAULTS,
@@ -26,3 +26,15 @@ export {
   referenceParamGroups,
   referenceParamHyper,
 } from './param_groups';
+export {
+  disposeCheckpoint,
+  type EpochLog,
+  type StepLog,
+  TRAINER_DEFAULTS,
+  type TrainableModel,
+  type TrainBatch,
+  Trainer,
+  type TrainerCheckpoint,
+  type TrainerOptions,
+  type TrainResult,
+} from './trainer';

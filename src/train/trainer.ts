@@ -1,0 +1,316 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { EvaluationResult, Evaluator, RetrievalEncoder } from '../eval/evaluator';
+import type { LRSchedulerWithWarmup } from './lr_scheduler';
+import type { IrraOptimizer, OptimizerState } from './optimizer';
+
+/** A training batch as `IRRA.computeLosses` takes it. The trainer disposes its tensors after the step. */
+export interface TrainBatch {
+  images: tf.Tensor4D;
+  captionIds: tf.Tensor2D;
+  pids: tf.Tensor1D;
+  mlmIds?: tf.Tensor2D;
+  mlmLabels?: tf.Tensor2D;
+  imageIds?: tf.Tensor1D;
+}
+
+/** What the trainer needs of a model (IRRA has all of it). */
+export interface TrainableModel extends RetrievalEncoder {
+  /** Every configured loss (`*_loss`) and accuracy (`*_acc`) as scalars; the trainer sums the `*_loss` entries. */
+  computeLosses(batch: TrainBatch): Record<string, tf.Scalar>;
+  /** Reference name → variable as stored. */
+  namedParameters(): Map<string, tf.Variable>;
+  /** Reference name → new tensor in the reference layout (caller owns). */
+  stateDict(): Map<string, tf.Tensor>;
+  /** Loads reference-layout tensors (does not take ownership). */
+  loadStateDict(map: Map<string, tf.Tensor>): void;
+}
+
+/** Everything needed to resume training exactly: weights, optimizer state, epoch, best result. */
+export interface TrainerCheckpoint {
+  /** The last completed epoch (1-based, as the reference counts). */
+  epoch: number;
+  /** Best t2i R1 so far (percent), -1 before any evaluation. */
+  bestR1: number;
+  /** The epoch that reached `bestR1` (0 before any evaluation). */
+  bestEpoch: number;
+  /** Model weights in the reference layout (the checkpoint owns these tensors; {@link disposeCheckpoint} frees them). */
+  weights: Map<string, tf.Tensor>;
+  /** Optimizer state as plain data. */
+  optimizer: OptimizerState;
+}
+
+/** Frees the tensors of a checkpoint. */
+export function disposeCheckpoint(ckpt: TrainerCheckpoint): void {
+  for (const t of ckpt.weights.values()) t.dispose();
+}
+
+/** Loss and accuracy values of one step, as plain numbers. */
+export interface StepLog {
+  epoch: number;
+  /** 0-based step within the epoch. */
+  step: number;
+  /** Steps taken since training began (across resumes). */
+  globalStep: number;
+  /** Sum of the `*_loss` entries. */
+  totalLoss: number;
+  /** Every entry `computeLosses` returned. */
+  values: Record<string, number>;
+  /** The lr of each optimizer group during this step. */
+  lrs: number[];
+  batchSize: number;
+}
+
+/** Per-epoch summary: mean of each value over the epoch's samples (the reference's AverageMeters). */
+export interface EpochLog {
+  epoch: number;
+  steps: number;
+  means: Record<string, number>;
+  seconds: number;
+  evaluation?: EvaluationResult;
+}
+
+/** Defaults of {@link TrainerOptions}: the reference's `num_epoch`, `eval_period`, `log_period`. */
+export const TRAINER_DEFAULTS = { numEpochs: 60, evalPeriod: 1, logPeriod: 100 } as const;
+
+/** Options of {@link Trainer}. */
+export interface TrainerOptions {
+  optimizer: IrraOptimizer;
+  /** Drives the optimizer's group lrs per epoch (`lrAt(epoch - 1)`); without it the lrs stay as they are. */
+  scheduler?: LRSchedulerWithWarmup;
+  /**
+   * The batches of one epoch (1-based). A function of the epoch, so that a resumed run sees the
+   * same batches as an uninterrupted one: seed the shuffle with the epoch.
+   */
+  trainData: (epoch: number) => Iterable<TrainBatch> | AsyncIterable<TrainBatch>;
+  /** Evaluates every `evalPeriod` epochs; the best t2i R1 is checkpointed as 'best'. */
+  evaluator?: Evaluator;
+  numEpochs?: number;
+  evalPeriod?: number;
+  /** Log a line every `logPeriod` steps (when no progress bar is shown). */
+  logPeriod?: number;
+  /** Called with a checkpoint (which it must not keep beyond the call) after each epoch ('last') and on a new best ('best'). */
+  saveCheckpoint?: (ckpt: TrainerCheckpoint, tag: 'best' | 'last') => void | Promise<void>;
+  /** Resume from this checkpoint: loads weights and optimizer state, continues after its epoch. */
+  resumeFrom?: TrainerCheckpoint;
+  onStep?: (log: StepLog) => void;
+  onEpoch?: (log: EpochLog) => void;
+  /** Stops cleanly between steps when aborted; `train()` then resolves with `cancelled: true`. */
+  signal?: AbortSignal;
+  /** Progress output: 'auto' (a bar on a TTY, log lines otherwise), 'bar', 'lines' or 'none'. Default 'auto'. */
+  progress?: 'auto' | 'bar' | 'lines' | 'none';
+  /** Where progress goes (default process.stdout when present, else console.log lines). */
+  output?: { write(s: string): unknown; isTTY?: boolean };
+}
+
+/** What {@link Trainer.train} resolves to. */
+export interface TrainResult {
+  epochsRun: number;
+  lastEpoch: number;
+  bestR1: number;
+  bestEpoch: number;
+  cancelled: boolean;
+  history: EpochLog[];
+}
+
+/**
+ * The reference's training loop (`processor/processor.py do_train`): for each epoch, set the lrs
+ * from the schedule, run every batch (forward, the sum of the `*_loss` entries, backward and the
+ * optimizer step in one tidy scope), average the values, evaluate every `evalPeriod` epochs and
+ * checkpoint the best t2i R1. Resumable from a {@link TrainerCheckpoint}, cancellable through an
+ * AbortSignal. Batch tensors are disposed after their step; nothing else is left behind.
+ */
+export class Trainer {
+  private readonly opts: TrainerOptions & { numEpochs: number; evalPeriod: number; logPeriod: number };
+  private globalStep = 0;
+
+  constructor(
+    private readonly model: TrainableModel,
+    opts: TrainerOptions,
+  ) {
+    this.opts = { ...TRAINER_DEFAULTS, ...opts };
+    for (const k of ['numEpochs', 'evalPeriod', 'logPeriod'] as const) {
+      const v = this.opts[k];
+      if (!Number.isInteger(v) || v < 1) throw new Error(`Trainer: ${k} must be a positive integer, got ${v}`);
+    }
+    if (typeof opts.trainData !== 'function') {
+      throw new Error(
+        'Trainer: trainData must be a function (epoch) => batches, so that resumed runs replay the same data',
+      );
+    }
+  }
+
+  /** One optimizer step on `batch`; returns its values. Disposes the batch. */
+  step(batch: TrainBatch): { totalLoss: number; values: Record<string, number> } {
+    const params = this.model.namedParameters();
+    const names: string[] = [];
+    const vars: tf.Variable[] = [];
+    const byVarName = new Map<string, string>();
+    for (const [name, v] of params) {
+      if (!v.trainable) continue;
+      names.push(name);
+      vars.push(v);
+      byVarName.set(v.name, name);
+    }
+    let keys: string[] = [];
+    let packed: tf.Tensor | undefined;
+    try {
+      const { value, grads } = tf.variableGrads(() => {
+        const out = this.model.computeLosses(batch);
+        keys = Object.keys(out);
+        const losses = keys.filter((k) => k.endsWith('_loss')).map((k) => out[k]);
+        if (losses.length === 0)
+          throw new Error(`Trainer: computeLosses returned no *_loss entry (got ${keys.join(', ')})`);
+        packed = tf.keep(tf.stack(keys.map((k) => tf.cast(out[k], 'float32'))));
+        return tf.addN(losses) as tf.Scalar;
+      }, vars);
+      try {
+        const named = new Map<string, tf.Tensor>();
+        for (const [varName, g] of Object.entries(grads)) named.set(byVarName.get(varName) as string, g);
+        this.opts.optimizer.applyGradients(named);
+      } finally {
+        value.dispose();
+        tf.dispose(grads);
+      }
+      const data = (packed as unknown as tf.Tensor).dataSync();
+      const values: Record<string, number> = {};
+      let totalLoss = 0;
+      keys.forEach((k, i) => {
+        values[k] = data[i];
+        if (k.endsWith('_loss')) totalLoss += data[i];
+      });
+      this.globalStep++;
+      return { totalLoss, values };
+    } finally {
+      (packed as tf.Tensor | undefined)?.dispose();
+      disposeBatch(batch);
+    }
+  }
+
+  /** A checkpoint of the current state (the caller owns it: {@link disposeCheckpoint}). */
+  checkpoint(epoch: number, bestR1: number, bestEpoch: number): TrainerCheckpoint {
+    return { epoch, bestR1, bestEpoch, weights: this.model.stateDict(), optimizer: this.opts.optimizer.getState() };
+  }
+
+  /** Runs the remaining epochs; see the class documentation. */
+  async train(): Promise<TrainResult> {
+    const o = this.opts;
+    let startEpoch = 1;
+    let bestR1 = -1;
+    let bestEpoch = 0;
+    if (o.resumeFrom) {
+      this.model.loadStateDict(o.resumeFrom.weights);
+      o.optimizer.setState(o.resumeFrom.optimizer);
+      startEpoch = o.resumeFrom.epoch + 1;
+      bestR1 = o.resumeFrom.bestR1;
+      bestEpoch = o.resumeFrom.bestEpoch;
+      this.globalStep = o.resumeFrom.optimizer.step;
+    }
+    const progress = makeProgress(o.progress ?? 'auto', o.output, o.logPeriod);
+    const history: EpochLog[] = [];
+    let cancelled = false;
+    let lastEpoch = startEpoch - 1;
+    for (let epoch = startEpoch; epoch <= o.numEpochs && !cancelled; epoch++) {
+      if (o.scheduler) o.optimizer.setLrs(o.scheduler.lrAt(epoch - 1));
+      const lrs = o.optimizer.groups.map((g) => g.lr);
+      const t0 = performance.now();
+      const sums: Record<string, number> = {};
+      let samples = 0;
+      let steps = 0;
+      for await (const batch of o.trainData(epoch) as AsyncIterable<TrainBatch>) {
+        if (o.signal?.aborted) {
+          disposeBatch(batch);
+          cancelled = true;
+          break;
+        }
+        const batchSize = batch.images.shape[0];
+        const { totalLoss, values } = this.step(batch);
+        for (const [k, v] of Object.entries(values)) sums[k] = (sums[k] ?? 0) + v * batchSize;
+        samples += batchSize;
+        const log: StepLog = { epoch, step: steps, globalStep: this.globalStep, totalLoss, values, lrs, batchSize };
+        steps++;
+        progress.step(log, o.numEpochs);
+        o.onStep?.(log);
+      }
+      if (cancelled) break;
+      const means: Record<string, number> = {};
+      for (const [k, v] of Object.entries(sums)) means[k] = v / Math.max(samples, 1);
+      const epochLog: EpochLog = { epoch, steps, means, seconds: (performance.now() - t0) / 1000 };
+      if (o.evaluator && epoch % o.evalPeriod === 0) {
+        epochLog.evaluation = await o.evaluator.evaluate(this.model);
+        const r1 = epochLog.evaluation.t2i.R1;
+        if (r1 > bestR1) {
+          bestR1 = r1;
+          bestEpoch = epoch;
+          await this.save(epoch, bestR1, bestEpoch, 'best');
+        }
+      }
+      lastEpoch = epoch;
+      await this.save(epoch, bestR1, bestEpoch, 'last');
+      progress.epoch(epochLog);
+      history.push(epochLog);
+      o.onEpoch?.(epochLog);
+    }
+    progress.done();
+    return { epochsRun: history.length, lastEpoch, bestR1, bestEpoch, cancelled, history };
+  }
+
+  private async save(epoch: number, bestR1: number, bestEpoch: number, tag: 'best' | 'last'): Promise<void> {
+    if (!this.opts.saveCheckpoint) return;
+    const ckpt = this.checkpoint(epoch, bestR1, bestEpoch);
+    try {
+      await this.opts.saveCheckpoint(ckpt, tag);
+    } finally {
+      disposeCheckpoint(ckpt);
+    }
+  }
+}
+
+function disposeBatch(b: TrainBatch): void {
+  for (const t of [b.images, b.captionIds, b.pids, b.mlmIds, b.mlmLabels, b.imageIds]) t?.dispose();
+}
+
+interface Progress {
+  step(log: StepLog, numEpochs: number): void;
+  epoch(log: EpochLog): void;
+  done(): void;
+}
+
+function fmtValues(values: Record<string, number>): string {
+  return Object.entries(values)
+    .map(([k, v]) => `${k} ${v.toFixed(4)}`)
+    .join(', ');
+}
+
+/** A one-line progress bar on TTYs, plain log lines elsewhere. */
+function makeProgress(
+  mode: 'auto' | 'bar' | 'lines' | 'none',
+  output: TrainerOptions['output'],
+  logPeriod: number,
+): Progress {
+  const out =
+    output ??
+    (typeof process !== 'undefined' && process.stdout
+      ? process.stdout
+      : { write: (s: string) => console.log(s.replace(/\n$/, '')), isTTY: false });
+  const kind = mode === 'auto' ? (out.isTTY ? 'bar' : 'lines') : mode;
+  if (kind === 'none') return { step() {}, epoch() {}, done() {} };
+  let started = performance.now();
+  return {
+    step(log, numEpochs) {
+      if (log.step === 0) started = performance.now();
+      const rate = (log.step + 1) / ((performance.now() - started) / 1000);
+      const text = `epoch ${log.epoch}/${numEpochs} step ${log.step + 1} (${rate.toFixed(2)} it/s) loss ${log.totalLoss.toFixed(4)}`;
+      if (kind === 'bar') out.write(`\r${text}   `);
+      else if ((log.step + 1) % logPeriod === 0) out.write(`${text} | ${fmtValues(log.values)}\n`);
+    },
+    epoch(log) {
+      const ev = log.evaluation
+        ? ` | t2i R1 ${log.evaluation.t2i.R1.toFixed(2)} mAP ${log.evaluation.t2i.mAP.toFixed(2)}`
+        : '';
+      out.write(
+        `${kind === 'bar' ? '\r' : ''}epoch ${log.epoch} done in ${log.seconds.toFixed(1)} s | ${fmtValues(log.means)}${ev}\n`,
+      );
+    },
+    done() {},
+  };
+}
