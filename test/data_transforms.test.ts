@@ -30,7 +30,9 @@ function gray(rows: number[][]): DecodedImage {
   const h = rows.length;
   const w = rows[0].length;
   const data = new Uint8Array(h * w * 3);
-  rows.forEach((row, r) => row.forEach((v, c) => data.fill(v, (r * w + c) * 3, (r * w + c) * 3 + 3)));
+  for (let r = 0; r < h; r++) {
+    for (let c = 0; c < w; c++) data.fill(rows[r][c], (r * w + c) * 3, (r * w + c) * 3 + 3);
+  }
   return { data, height: h, width: w };
 }
 
