@@ -1,14 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
+import type { TrainBatch } from '../src/data/batch';
 import { Evaluator } from '../src/eval/evaluator';
 import { itcLoss } from '../src/losses';
 import { LRSchedulerWithWarmup } from '../src/train/lr_scheduler';
 import { buildOptimizer } from '../src/train/optimizer';
 import {
   disposeCheckpoint,
+  type LossBatch,
   type StepLog,
   type TrainableModel,
-  type TrainBatch,
   Trainer,
   type TrainerCheckpoint,
 } from '../src/train/trainer';
@@ -36,7 +37,7 @@ class ToyModel implements TrainableModel {
       ),
     );
   }
-  computeLosses(b: TrainBatch): Record<string, tf.Scalar> {
+  computeLosses(b: LossBatch): Record<string, tf.Scalar> {
     const i = this.encodeImage(b.images);
     const t = this.encodeText(b.captionIds);
     return { itc_loss: itcLoss(i, t, 10), norm_acc: tf.mean(tf.abs(i)) as tf.Scalar };
@@ -86,10 +87,10 @@ function* epochBatches(epoch: number): Generator<TrainBatch> {
         [rows.length, L],
         'int32',
       ),
-      pids: tf.tensor1d(
-        rows.map((r) => r.pid),
-        'int32',
-      ),
+      pids: Int32Array.from(rows.map((r) => r.pid)),
+      imageIds: Int32Array.from(rows.map((_, j) => i + j)),
+      mlmIds: null,
+      mlmLabels: null,
     };
   }
 }

@@ -29,10 +29,10 @@ export {
 export {
   disposeCheckpoint,
   type EpochLog,
+  type LossBatch,
   type StepLog,
   TRAINER_DEFAULTS,
   type TrainableModel,
-  type TrainBatch,
   Trainer,
   type TrainerCheckpoint,
   type TrainerOptions,

@@ -1,22 +1,23 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { disposeBatch, type TrainBatch } from '../data/batch';
 import type { EvaluationResult, Evaluator, RetrievalEncoder } from '../eval/evaluator';
 import type { LRSchedulerWithWarmup } from './lr_scheduler';
 import type { IrraOptimizer, OptimizerState } from './optimizer';
 
-/** A training batch as `IRRA.computeLosses` takes it. The trainer disposes its tensors after the step. */
-export interface TrainBatch {
+/** A batch as `IRRA.computeLosses` takes it: every field a tensor (ids and pids int32). */
+export interface LossBatch {
   images: tf.Tensor4D;
   captionIds: tf.Tensor2D;
   pids: tf.Tensor1D;
+  imageIds?: tf.Tensor1D;
   mlmIds?: tf.Tensor2D;
   mlmLabels?: tf.Tensor2D;
-  imageIds?: tf.Tensor1D;
 }
 
 /** What the trainer needs of a model (IRRA has all of it). */
 export interface TrainableModel extends RetrievalEncoder {
   /** Every configured loss (`*_loss`) and accuracy (`*_acc`) as scalars; the trainer sums the `*_loss` entries. */
-  computeLosses(batch: TrainBatch): Record<string, tf.Scalar>;
+  computeLosses(batch: LossBatch): Record<string, tf.Scalar>;
   /** Reference name → variable as stored. */
   namedParameters(): Map<string, tf.Variable>;
   /** Reference name → new tensor in the reference layout (caller owns). */
@@ -78,8 +79,9 @@ export interface TrainerOptions {
   /** Drives the optimizer's group lrs per epoch (`lrAt(epoch - 1)`); without it the lrs stay as they are. */
   scheduler?: LRSchedulerWithWarmup;
   /**
-   * The batches of one epoch (1-based). A function of the epoch, so that a resumed run sees the
-   * same batches as an uninterrupted one: seed the shuffle with the epoch.
+   * The batches of one epoch (1-based), e.g. `(e) => loader.epoch(e - 1)` of a `DataLoader`. A
+   * function of the epoch, so that a resumed run sees the same batches as an uninterrupted one.
+   * The trainer disposes each batch after its step.
    */
   trainData: (epoch: number) => Iterable<TrainBatch> | AsyncIterable<TrainBatch>;
   /** Evaluates every `evalPeriod` epochs; the best t2i R1 is checkpointed as 'best'. */
@@ -153,9 +155,18 @@ export class Trainer {
     }
     let keys: string[] = [];
     let packed: tf.Tensor | undefined;
+    const pids = tf.tensor1d(batch.pids, 'int32');
+    const imageIds = tf.tensor1d(batch.imageIds, 'int32');
+    const lossBatch: LossBatch = {
+      images: batch.images,
+      captionIds: batch.captionIds,
+      pids,
+      imageIds,
+      ...(batch.mlmIds && batch.mlmLabels ? { mlmIds: batch.mlmIds, mlmLabels: batch.mlmLabels } : {}),
+    };
     try {
       const { value, grads } = tf.variableGrads(() => {
-        const out = this.model.computeLosses(batch);
+        const out = this.model.computeLosses(lossBatch);
         keys = Object.keys(out);
         const losses = keys.filter((k) => k.endsWith('_loss')).map((k) => out[k]);
         if (losses.length === 0)
@@ -182,6 +193,8 @@ export class Trainer {
       return { totalLoss, values };
     } finally {
       (packed as tf.Tensor | undefined)?.dispose();
+      pids.dispose();
+      imageIds.dispose();
       disposeBatch(batch);
     }
   }
@@ -263,10 +276,6 @@ export class Trainer {
       disposeCheckpoint(ckpt);
     }
   }
-}
-
-function disposeBatch(b: TrainBatch): void {
-  for (const t of [b.images, b.captionIds, b.pids, b.mlmIds, b.mlmLabels, b.imageIds]) t?.dispose();
 }
 
 interface Progress {
