@@ -1,0 +1,133 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import { type CheckpointFormat, convertStateDict } from './name_maps';
+import {
+  parseSafetensors,
+  parseSafetensorsFile,
+  type RawTensor,
+  rawToTensors,
+  type SerializeSafetensorsOptions,
+  serializeSafetensors,
+} from './safetensors';
+import { readTorchArchive } from './torch';
+import { isZip } from './zip';
+
+/** Anything that can hand out its weights under reference names in PyTorch layout (an `IRRA` model). */
+export interface StateDictSource {
+  /** Reference name → new tensor in PyTorch layout; the caller owns the tensors. */
+  stateDict(): Map<string, tf.Tensor>;
+}
+
+/** Container formats {@link readCheckpointRaw} recognises. */
+export type CheckpointContainer = 'safetensors' | 'torchscript' | 'pickle';
+
+/** Options of {@link loadCheckpoint}. */
+export interface LoadCheckpointOptions {
+  /**
+   * Name table to apply: `'auto'` (default) detects IRRA / OpenAI CLIP / Hugging Face CLIP from the
+   * keys; `'raw'` keeps the names as stored (no mapping, nothing dropped).
+   */
+  format?: CheckpointFormat | 'auto' | 'raw';
+}
+
+function looksLikeSafetensors(b: Uint8Array): boolean {
+  if (b.byteLength < 9) return false;
+  const len = new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0, true);
+  return len >= 2n && b[8] === 0x7b;
+}
+
+/**
+ * Decodes a checkpoint held in memory — safetensors, a `torch.save` zip or a TorchScript archive,
+ * told apart by their first bytes — into name → {@link RawTensor} under the names it stores.
+ * @throws Error naming the problem, or listing the formats when none matches.
+ */
+export function readCheckpointRaw(bytes: Uint8Array | ArrayBuffer): {
+  tensors: Map<string, RawTensor>;
+  container: CheckpointContainer;
+} {
+  if (!(bytes instanceof Uint8Array) && !(bytes instanceof ArrayBuffer)) {
+    throw new Error(
+      `readCheckpointRaw(bytes): expected a Uint8Array or ArrayBuffer, got ${Object.prototype.toString.call(bytes)}`,
+    );
+  }
+  const buf = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  if (isZip(buf)) {
+    const { tensors, format } = readTorchArchive(buf);
+    return { tensors, container: format };
+  }
+  if (looksLikeSafetensors(buf)) return { tensors: parseSafetensors(buf).tensors, container: 'safetensors' };
+  throw new Error(
+    `readCheckpointRaw(bytes): ${buf.byteLength} bytes are neither safetensors (8-byte length + JSON header) nor a PyTorch zip archive (PK\\x03\\x04)${buf[0] === 0x80 ? '; they look like a bare pickle (the legacy torch.save format of PyTorch < 1.6, not supported: re-save with a current PyTorch)' : ''}`,
+  );
+}
+
+async function readRawFromPath(path: string): Promise<Map<string, RawTensor>> {
+  const fs = await import('node:fs/promises');
+  const fh = await fs.open(path, 'r');
+  const head = new Uint8Array(9);
+  try {
+    await fh.read(head, 0, 9, 0);
+  } finally {
+    await fh.close();
+  }
+  if (looksLikeSafetensors(head)) return (await parseSafetensorsFile(path)).tensors;
+  return readCheckpointRaw(await fs.readFile(path)).tensors;
+}
+
+/**
+ * Loads a checkpoint and returns its weights under IRRA reference names in PyTorch layout, ready
+ * for `model.loadStateDict(...)` / `IRRA.fromStateDict(...)`:
+ *
+ * - IRRA checkpoints (`best.pth` = `{"model": state_dict, ...}`): passed through.
+ * - OpenAI / open_clip CLIP (`ViT-B-16.pt` TorchScript, or a `visual.*` state_dict): prefixed with
+ *   `base_model.`; `logit_scale`, `input_resolution`, `context_length`, `vocab_size` dropped.
+ * - Hugging Face `CLIPModel` safetensors: q/k/v concatenated into `in_proj_*`, projections
+ *   transposed; `position_ids` and `logit_scale` dropped.
+ *
+ * Positional embeddings are returned as stored; `adaptStateDict` resizes them to a model's grid.
+ * Reads never execute code from the file (see `readTorchArchive`).
+ *
+ * @param source file bytes, or (Node only) a file path. A safetensors path is read header first,
+ * then tensor by tensor; other files are read once.
+ * @returns a new Map of name → tensor (float32, or int32 for integer data); the caller owns the tensors.
+ * @throws Error for unreadable files and for keys that no name table uses or ignores.
+ * @example
+ * const weights = await loadCheckpoint('ViT-B-16.pt');
+ * const model = IRRA.fromStateDict(adaptStateDict(weights, { grid: [24, 8], contextLength: 77 }));
+ */
+export async function loadCheckpoint(
+  source: Uint8Array | ArrayBuffer | string,
+  options: LoadCheckpointOptions = {},
+): Promise<Map<string, tf.Tensor>> {
+  const raw = typeof source === 'string' ? await readRawFromPath(source) : readCheckpointRaw(source).tensors;
+  const format = options.format ?? 'auto';
+  if (format === 'raw') return rawToTensors(raw);
+  return rawToTensors(convertStateDict(raw, format).tensors);
+}
+
+/**
+ * Writes weights as safetensors under reference names in PyTorch layout, so that PyTorch reads
+ * them with `safetensors.torch.load_file(path)` and `model.load_state_dict(...)`.
+ *
+ * @param source a model (anything with `stateDict()`; the tensors it hands out are disposed here)
+ * or a Map of name → tensor (left as it is).
+ * @param options `metadata` (stored as `__metadata__`) and `intDtype` (int32 tensors as `'I64'`,
+ * the default, or `'I32'`).
+ * @returns the file bytes.
+ * @example
+ * writeFileSync('irra.safetensors', saveSafetensors(model, { metadata: { format: 'pt' } }));
+ */
+export function saveSafetensors(
+  source: StateDictSource | Map<string, tf.Tensor>,
+  options: SerializeSafetensorsOptions & { metadata?: Record<string, string> } = {},
+): Uint8Array {
+  if (source instanceof Map) return serializeSafetensors(source, options.metadata, options);
+  if (source === null || typeof source !== 'object' || typeof (source as StateDictSource).stateDict !== 'function') {
+    throw new Error('saveSafetensors(source): expected a model with stateDict() or a Map<string, tf.Tensor>');
+  }
+  const map = source.stateDict();
+  try {
+    return serializeSafetensors(map, options.metadata, options);
+  } finally {
+    for (const t of map.values()) t.dispose();
+  }
+}

@@ -1,0 +1,293 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { StateDictSource } from './checkpoint';
+
+/** Defaults of the tfjs-format save/load. */
+export const TFJS_IO_DEFAULTS = {
+  /** `format` field written into the artifacts / `model.json`. */
+  format: 'irra-tfjs-weights',
+  /** Weight file name written by {@link fileSystemHandler}. */
+  weightsFile: 'weights.bin',
+  /** Store float32 weights as float16 (lossy: ~3 significant digits, halves the size). */
+  float16: false,
+} as const;
+
+/** Options of {@link saveWeights}. */
+export interface SaveWeightsOptions {
+  /**
+   * Store float32 tensors as float16 (tfjs `quantization: {dtype: 'float16'}`; decoded back to
+   * float32 on load). Lossy: relative error up to 2^-11, values beyond ±65504 become ±Infinity.
+   * Default false (bit-exact).
+   */
+  float16?: boolean;
+}
+
+const BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1 };
+const QBYTES: Record<string, number> = { float16: 2, uint16: 2, uint8: 1 };
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** float32 → IEEE half bits, rounding to nearest even. */
+function toHalf(v: number): number {
+  f32[0] = v;
+  const x = u32[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let h = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const half = 1 << (shift - 1);
+    if (rem > half || (rem === half && h & 1)) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
+  return sign | h;
+}
+
+function collect(
+  source: StateDictSource | Map<string, tf.Tensor>,
+  arg: string,
+): { map: Map<string, tf.Tensor>; owned: boolean } {
+  if (source instanceof Map) return { map: source, owned: false };
+  if (source === null || typeof source !== 'object' || typeof (source as StateDictSource).stateDict !== 'function') {
+    throw new Error(`${arg}: expected a model with stateDict() or a Map<string, tf.Tensor>`);
+  }
+  return { map: source.stateDict(), owned: true };
+}
+
+/** Builds tfjs model artifacts (weights only) for name → tensor; float16 on request. */
+export async function encodeWeightArtifacts(
+  map: Map<string, tf.Tensor>,
+  options: SaveWeightsOptions = {},
+): Promise<tf.io.ModelArtifacts> {
+  for (const [name, t] of map) {
+    if (!(t instanceof tf.Tensor) || t.isDisposed) throw new Error(`saveWeights: '${name}' is not a live tf.Tensor`);
+    if (!Object.hasOwn(BYTES, t.dtype))
+      throw new Error(`saveWeights: '${name}' has dtype ${t.dtype}; expected float32, int32 or bool`);
+  }
+  let weightSpecs: tf.io.WeightsManifestEntry[];
+  let weightData: ArrayBuffer;
+  if (options.float16 ?? TFJS_IO_DEFAULTS.float16) {
+    weightSpecs = [];
+    const parts: Uint8Array[] = [];
+    for (const [name, t] of map) {
+      const values = await t.data();
+      if (t.dtype === 'float32') {
+        const h = new Uint16Array(values.length);
+        for (let i = 0; i < values.length; i++) h[i] = toHalf(values[i] as number);
+        parts.push(new Uint8Array(h.buffer));
+        weightSpecs.push({ name, shape: t.shape, dtype: 'float32', quantization: { dtype: 'float16' } });
+      } else {
+        const typed = t.dtype === 'bool' ? Uint8Array.from(values as Uint8Array) : (values as Int32Array);
+        parts.push(new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength));
+        weightSpecs.push({ name, shape: t.shape, dtype: t.dtype as 'int32' | 'bool' });
+      }
+    }
+    const total = parts.reduce((a, p) => a + p.byteLength, 0);
+    const joined = new Uint8Array(total);
+    let o = 0;
+    for (const p of parts) {
+      joined.set(p, o);
+      o += p.byteLength;
+    }
+    weightData = joined.buffer;
+  } else {
+    const named: tf.NamedTensorMap = {};
+    for (const [name, t] of map) named[name] = t;
+    const enc = await tf.io.encodeWeights(named);
+    weightSpecs = enc.specs;
+    weightData = enc.data;
+  }
+  return {
+    weightSpecs,
+    weightData,
+    format: TFJS_IO_DEFAULTS.format,
+    generatedBy: 'irra-tfjs',
+    convertedBy: null,
+  };
+}
+
+/** Checks that `specs` describe exactly `byteLength` bytes, before anything is decoded. */
+function checkSpecs(specs: unknown, byteLength: number): tf.io.WeightsManifestEntry[] {
+  if (!Array.isArray(specs)) throw new Error('loadWeights: the artifacts have no weightSpecs array');
+  let total = 0;
+  for (const s of specs as tf.io.WeightsManifestEntry[]) {
+    const shape = s?.shape;
+    if (
+      typeof s?.name !== 'string' ||
+      !Array.isArray(shape) ||
+      !shape.every((d) => Number.isSafeInteger(d) && d >= 0)
+    ) {
+      throw new Error(`loadWeights: invalid weight spec ${JSON.stringify(s)}`);
+    }
+    const per = s.quantization ? QBYTES[s.quantization.dtype] : BYTES[s.dtype];
+    if (per === undefined || (s.quantization && s.dtype !== 'float32')) {
+      throw new Error(
+        `loadWeights: weight '${s.name}' has unsupported dtype ${s.dtype}${s.quantization ? ` / quantization ${s.quantization.dtype}` : ''}`,
+      );
+    }
+    if (s.quantization && s.quantization.dtype !== 'float16') {
+      throw new Error(
+        `loadWeights: weight '${s.name}' uses ${s.quantization.dtype} quantization; only float16 is supported`,
+      );
+    }
+    total += shape.reduce((a: number, b: number) => a * b, 1) * per;
+  }
+  if (total !== byteLength) {
+    throw new Error(`loadWeights: weight specs describe ${total} bytes but the weight data holds ${byteLength}`);
+  }
+  return specs as tf.io.WeightsManifestEntry[];
+}
+
+/** Turns weights-only artifacts into name → new tensor (the caller owns them). */
+export function decodeWeightArtifacts(artifacts: tf.io.ModelArtifacts): Map<string, tf.Tensor> {
+  if (artifacts == null || artifacts.weightData == null)
+    throw new Error('loadWeights: the artifacts hold no weightData');
+  const data = tf.io.CompositeArrayBuffer.join(artifacts.weightData);
+  const specs = checkSpecs(artifacts.weightSpecs, data.byteLength);
+  const named = tf.io.decodeWeights(data, specs);
+  return new Map(specs.map((s) => [s.name, named[s.name]]));
+}
+
+/**
+ * Node only: an IOHandler that saves to / loads from a directory holding `model.json`
+ * (a weights manifest) and `weights.bin`, the layout tfjs's `file://` handler uses.
+ */
+export function fileSystemHandler(dir: string): tf.io.IOHandler {
+  if (typeof dir !== 'string' || dir === '')
+    throw new Error(`fileSystemHandler(dir): expected a directory path, got ${JSON.stringify(dir)}`);
+  return {
+    async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
+      const fs = await import('node:fs/promises');
+      const path = await import('node:path');
+      await fs.mkdir(dir, { recursive: true });
+      const data =
+        artifacts.weightData == null ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
+      const manifest = {
+        format: artifacts.format,
+        generatedBy: artifacts.generatedBy,
+        convertedBy: artifacts.convertedBy,
+        modelTopology: artifacts.modelTopology ?? null,
+        weightsManifest: [{ paths: [TFJS_IO_DEFAULTS.weightsFile], weights: artifacts.weightSpecs ?? [] }],
+      };
+      await fs.writeFile(path.join(dir, TFJS_IO_DEFAULTS.weightsFile), new Uint8Array(data));
+      await fs.writeFile(path.join(dir, 'model.json'), JSON.stringify(manifest));
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON({ ...artifacts, weightData: data }) };
+    },
+    async load(): Promise<tf.io.ModelArtifacts> {
+      const fs = await import('node:fs/promises');
+      const path = await import('node:path');
+      let json: tf.io.ModelJSON;
+      try {
+        json = JSON.parse(await fs.readFile(path.join(dir, 'model.json'), 'utf8'));
+      } catch (e) {
+        throw new Error(`loadWeights: cannot read ${path.join(dir, 'model.json')} (${(e as Error).message})`);
+      }
+      if (!Array.isArray(json?.weightsManifest))
+        throw new Error(`loadWeights: ${path.join(dir, 'model.json')} has no weightsManifest`);
+      const specs: tf.io.WeightsManifestEntry[] = [];
+      const buffers: Uint8Array[] = [];
+      for (const group of json.weightsManifest) {
+        if (!Array.isArray(group?.paths) || !Array.isArray(group?.weights)) {
+          throw new Error('loadWeights: a weightsManifest group lacks paths or weights');
+        }
+        specs.push(...group.weights);
+        for (const p of group.paths) {
+          if (typeof p !== 'string' || path.isAbsolute(p) || p.split(/[\\/]/).includes('..')) {
+            throw new Error(`loadWeights: weight path ${JSON.stringify(p)} must be relative and inside ${dir}`);
+          }
+          buffers.push(await fs.readFile(path.join(dir, p)));
+        }
+      }
+      const total = buffers.reduce((a, b) => a + b.byteLength, 0);
+      const data = new Uint8Array(total);
+      let o = 0;
+      for (const b of buffers) {
+        data.set(b, o);
+        o += b.byteLength;
+      }
+      return {
+        modelTopology: json.modelTopology ?? undefined,
+        format: json.format,
+        generatedBy: json.generatedBy,
+        convertedBy: json.convertedBy,
+        weightSpecs: specs,
+        weightData: data.buffer,
+      };
+    },
+  };
+}
+
+function isHandler(x: unknown): x is tf.io.IOHandler {
+  return typeof x === 'object' && x !== null && ('save' in x || 'load' in x);
+}
+
+function handlerFor(dest: string | tf.io.IOHandler, kind: 'save' | 'load', arg: string): tf.io.IOHandler {
+  if (isHandler(dest)) {
+    if (typeof dest[kind] !== 'function') throw new Error(`${arg}: the IOHandler has no ${kind}()`);
+    return dest;
+  }
+  if (typeof dest !== 'string')
+    throw new Error(`${arg}: expected a URL string or a tf.io.IOHandler, got ${typeof dest}`);
+  if (dest.startsWith('file://')) return fileSystemHandler(dest.slice('file://'.length));
+  const routed = kind === 'save' ? tf.io.getSaveHandlers(dest) : tf.io.getLoadHandlers(dest);
+  if (routed.length > 0) return routed[0];
+  if (tf.io.isHTTPScheme(dest)) return tf.io.http(dest);
+  throw new Error(
+    `${arg}: no tf.io handler for ${JSON.stringify(dest)} (use file:// in Node, indexeddb://, localstorage://, downloads:// or http(s):// in browsers, or pass an IOHandler)`,
+  );
+}
+
+/**
+ * Saves weights in the TensorFlow.js format through a `tf.io` handler: names preserved, float32
+ * bit-exact (or float16 shards with `{ float16: true }`, lossy).
+ *
+ * @param source a model (anything with `stateDict()`: its reference names and PyTorch layout;
+ * the tensors it hands out are disposed here) or a Map of name → tensor (left as it is).
+ * @param destination `file://dir` (Node: `dir/model.json` + `dir/weights.bin`), `indexeddb://key`,
+ * `localstorage://key`, `downloads://name`, `http(s)://url` (POST), or any `tf.io.IOHandler`
+ * (e.g. `tf.io.withSaveHandler(...)`).
+ * @returns the handler's SaveResult.
+ * @example
+ * await saveWeights(model, 'indexeddb://irra-vit-b16');
+ */
+export async function saveWeights(
+  source: StateDictSource | Map<string, tf.Tensor>,
+  destination: string | tf.io.IOHandler,
+  options: SaveWeightsOptions = {},
+): Promise<tf.io.SaveResult> {
+  const handler = handlerFor(destination, 'save', 'saveWeights(destination)');
+  const { map, owned } = collect(source, 'saveWeights(source)');
+  try {
+    const artifacts = await encodeWeightArtifacts(map, options);
+    return await (handler.save as (a: tf.io.ModelArtifacts) => Promise<tf.io.SaveResult>)(artifacts);
+  } finally {
+    if (owned) for (const t of map.values()) t.dispose();
+  }
+}
+
+/**
+ * Loads weights saved by {@link saveWeights} (or any weights-only tfjs artifacts) through a
+ * `tf.io` handler; float16-quantized weights come back as float32.
+ *
+ * @param source `file://dir`, `indexeddb://key`, `localstorage://key`, `http(s)://.../model.json`
+ * or any `tf.io.IOHandler` (e.g. `tf.io.fromMemory(...)`).
+ * @returns a new Map of name → tensor in saved order; the caller owns the tensors.
+ * @throws Error when the weight specs do not match the weight data's size.
+ * @example
+ * model.loadStateDict(await loadWeights('indexeddb://irra-vit-b16'));
+ */
+export async function loadWeights(source: string | tf.io.IOHandler): Promise<Map<string, tf.Tensor>> {
+  const handler = handlerFor(source, 'load', 'loadWeights(source)');
+  const artifacts = await (handler.load as () => Promise<tf.io.ModelArtifacts>)();
+  return decodeWeightArtifacts(artifacts);
+}
