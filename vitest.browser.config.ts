@@ -16,7 +16,13 @@ const shared = process.env.IRRA_SHARED ?? resolve(here, '../shared');
  * tfjs-webgpu in SwiftShader returned zeros and broke the device).
  */
 const BROWSER_SUITES: Record<'webgl' | 'webgpu', string[]> = {
-  webgl: ['test/browser/*.test.ts'],
+  webgl: [
+    'test/browser/*.test.ts',
+    'test/losses.test.ts',
+    'test/losses.properties.test.ts',
+    'test/rank.test.ts',
+    'test/evaluator.test.ts',
+  ],
   webgpu: ['test/browser/*.test.ts'],
 };
 
