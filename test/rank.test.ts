@@ -125,9 +125,15 @@ describe('rank: reference fixtures (metrics.json)', () => {
           `${c.prefix}t2i`,
         );
         expectFixture(
-          expectNoLeak(() => rank(simT, gPids, Array.from(qPids), { chunkRows: 7 })),
+          expectNoLeak(() => rank(simT, gPids, Array.from(qPids))),
           c.i2t,
           `${c.prefix}i2t`,
+        );
+        // The same without materialising the transpose (more than one 64-query block in case1).
+        expectFixture(
+          expectNoLeak(() => rank(sim, gPids, qTensor, { transposed: true })),
+          c.i2t,
+          `${c.prefix}i2t.transposed`,
         );
       } finally {
         tf.dispose([sim, simT, qTensor]);
@@ -158,20 +164,24 @@ describe('rank: worked example', () => {
     mINP: 125 / 3,
   };
 
-  it('gives the hand-computed numbers, with any chunking, sync and async', async () => {
+  it('gives the hand-computed numbers, as rows or transposed, sync and async', async () => {
     const sim = tf.tensor2d(rows);
+    const simT = tf.transpose(sim);
     try {
-      for (const chunkRows of [1, 2, 3, 256]) {
+      for (const [s, transposed] of [
+        [sim, false],
+        [simT, true],
+      ] as const) {
         expectSame(
-          expectNoLeak(() => rank(sim, [1, 2, 3], [1, 2, 1, 3], { maxRank: 4, chunkRows })),
+          expectNoLeak(() => rank(s, [1, 2, 3], [1, 2, 1, 3], { maxRank: 4, transposed })),
           expected,
         );
         const before = tf.memory().numTensors;
-        expectSame(await rankAsync(sim, [1, 2, 3], [1, 2, 1, 3], { maxRank: 4, chunkRows }), expected);
+        expectSame(await rankAsync(s, [1, 2, 3], [1, 2, 1, 3], { maxRank: 4, transposed }), expected);
         expect(tf.memory().numTensors).toBe(before);
       }
     } finally {
-      sim.dispose();
+      tf.dispose([sim, simT]);
     }
   });
 
@@ -226,14 +236,13 @@ describe('rank: bad input', () => {
 
   it('refuses a query whose pid is not in the gallery (the reference divides by zero)', () => {
     bad((s) => rank(s, [1, 5], [1, 2, 3], { maxRank: 3 }), /queryPids\[1\] = 5 has no match in galleryPids/);
-    // Also when the missing pid lies in a later chunk: the earlier chunk's slice is disposed.
-    bad((s) => rank(s, [1, 5], [1, 2, 3], { maxRank: 3, chunkRows: 1 }), /queryPids\[1\] = 5 has no match/);
+    bad((s) => rank(s, [1, 2, 5], [1, 2], { maxRank: 2, transposed: true }), /queryPids\[2\] = 5 has no match/);
   });
 
   it('refuses an unmatched query in rankAsync too', async () => {
     const s = sim();
     try {
-      await expect(rankAsync(s, [7, 1], [1, 2, 3], { maxRank: 3, chunkRows: 1 })).rejects.toThrow(/queryPids\[0\] = 7/);
+      await expect(rankAsync(s, [7, 1], [1, 2, 3], { maxRank: 3 })).rejects.toThrow(/queryPids\[0\] = 7/);
     } finally {
       s.dispose();
     }
@@ -241,6 +250,10 @@ describe('rank: bad input', () => {
 
   it('refuses pids whose length differs from the similarity', () => {
     bad((s) => rank(s, [1, 2, 3], [1, 2, 3], { maxRank: 3 }), /queryPids must have length numQueries = 2 .* got 3/);
+    bad(
+      (s) => rank(s, [1, 2], [1, 2], { maxRank: 2, transposed: true }),
+      /queryPids must have length numQueries = 3 \(the similarity's columns\), got 2/,
+    );
     bad((s) => rank(s, [1, 2], [1, 2], { maxRank: 3 }), /galleryPids must have length numGallery = 3 .* got 2/);
     const t = tf.tensor1d([1, 2, 3, 4], 'int32');
     try {
@@ -275,7 +288,7 @@ describe('rank: bad input', () => {
       [tf.tensor1d([0.1, 0.2]), /similarity must be 2-D .* got rank 1 shape \[2\]/],
       [tf.zeros([2, 3, 1]), /similarity must be 2-D .* got rank 3 shape \[2,3,1\]/],
       [tf.tensor2d([[1, 2, 3]], [1, 3], 'int32'), /similarity must have dtype float32, got int32/],
-      [tf.zeros([0, 3]), /at least one query row and one gallery column, got shape \[0,3\]/],
+      [tf.zeros([0, 3]), /at least one query and one gallery item, got shape \[0,3\]/],
     ];
     for (const [t, message] of cases) {
       try {
@@ -287,7 +300,7 @@ describe('rank: bad input', () => {
     expect(() => rank([[1]] as unknown as tf.Tensor2D, [1], [1])).toThrow(/similarity must be a tf.Tensor2D/);
   });
 
-  it('refuses maxRank outside [1, numGallery] and a bad chunkRows', () => {
+  it('refuses maxRank outside [1, numGallery] and a non-boolean transposed', () => {
     bad(
       (s) => rank(s, [1, 2], [1, 2, 3], { maxRank: 0 }),
       /maxRank must be an integer in \[1, numGallery = 3\], got 0/,
@@ -295,7 +308,14 @@ describe('rank: bad input', () => {
     bad((s) => rank(s, [1, 2], [1, 2, 3], { maxRank: 4 }), /maxRank .* got 4/);
     bad((s) => rank(s, [1, 2], [1, 2, 3], { maxRank: 2.5 }), /maxRank .* got 2.5/);
     bad((s) => rank(s, [1, 2], [1, 2, 3]), /maxRank must be an integer in \[1, numGallery = 3\], got 10/);
-    bad((s) => rank(s, [1, 2], [1, 2, 3], { maxRank: 3, chunkRows: 0 }), /chunkRows must be a positive integer, got 0/);
+    bad(
+      (s) => rank(s, [1, 2, 3], [1, 2], { maxRank: 3, transposed: true }),
+      /maxRank must be an integer in \[1, numGallery = 2\], got 3/,
+    );
+    bad(
+      (s) => rank(s, [1, 2], [1, 2, 3], { maxRank: 3, transposed: 1 as unknown as boolean }),
+      /transposed must be a boolean, got 1/,
+    );
   });
 
   it('refuses a NaN similarity, in a match or elsewhere', () => {
@@ -311,13 +331,22 @@ describe('rank: bad input', () => {
 });
 
 describe('rank: properties', () => {
-  const run = (sim: number[][], qPids: number[], gPids: number[], maxRank = gPids.length, chunkRows?: number) =>
-    withSim(sim, (t) => rank(t, qPids, gPids, { maxRank, chunkRows }));
+  /** rank() on plain rows; with `transposed`, on the transposed tensor (queries as columns). */
+  const run = (sim: number[][], qPids: number[], gPids: number[], maxRank = gPids.length, transposed = false) =>
+    withSim(sim, (t) => {
+      if (!transposed) return rank(t, qPids, gPids, { maxRank });
+      const tt = tf.transpose(t);
+      try {
+        return rank(tt, qPids, gPids, { maxRank, transposed });
+      } finally {
+        tt.dispose();
+      }
+    });
 
   it('equals a direct transcription of the reference definitions, ties included', () => {
     fc.assert(
-      fc.property(problem(false), fc.integer({ min: 1, max: 4 }), ({ sim, qPids, gPids }, chunkRows) => {
-        expectSame(run(sim, qPids, gPids, gPids.length, chunkRows), naiveRank(sim, qPids, gPids, gPids.length));
+      fc.property(problem(false), fc.boolean(), ({ sim, qPids, gPids }, transposed) => {
+        expectSame(run(sim, qPids, gPids, gPids.length, transposed), naiveRank(sim, qPids, gPids, gPids.length));
       }),
       { numRuns: 150 },
     );

@@ -3,21 +3,24 @@ import * as tf from '@tensorflow/tfjs-core';
 /**
  * Defaults of {@link rank} and {@link rankAsync}, used by the code and quoted in the docs.
  * - `maxRank`: length of the returned CMC curve (10, as the reference evaluates).
- * - `chunkRows`: similarity rows read from the backend at a time (256 rows of a 3,074-image
- *   gallery are 3 MB), so at most one chunk is held beside the similarity matrix itself.
+ * - `transposed`: false, the similarity is `[numQueries, numGallery]`.
  */
-export const RANK_DEFAULTS = { maxRank: 10, chunkRows: 256 } as const;
+export const RANK_DEFAULTS = { maxRank: 10, transposed: false } as const;
 
 /** Options of {@link rank} and {@link rankAsync}. */
 export interface RankOptions {
   /** Length of the CMC curve, an integer in [1, numGallery]. Default {@link RANK_DEFAULTS}.maxRank (10). */
   maxRank?: number;
   /**
-   * Rows of the similarity matrix read from the backend at a time, a positive integer. Default
-   * {@link RANK_DEFAULTS}.chunkRows (256). Only memory and speed depend on it, never the result.
+   * When true, the similarity is `[numGallery, numQueries]`: the queries are its columns. This
+   * ranks image→text on the text×image matrix of text→image without materialising its transpose
+   * (a second q×g matrix). Default {@link RANK_DEFAULTS}.transposed (false).
    */
-  chunkRows?: number;
+  transposed?: boolean;
 }
+
+/** Queries transposed per block when `transposed` is set (64 × 6,156 floats = 1.5 MB). */
+const TRANSPOSE_BLOCK = 64;
 
 /** Retrieval metrics of one direction (e.g. text→image), every number in percent [0, 100]. */
 export interface RankResult {
@@ -42,7 +45,7 @@ interface Checked {
   numQueries: number;
   numGallery: number;
   maxRank: number;
-  chunkRows: number;
+  transposed: boolean;
 }
 
 function checkSimilarity(similarity: tf.Tensor2D, opts: RankOptions): Checked {
@@ -57,24 +60,20 @@ function checkSimilarity(similarity: tf.Tensor2D, opts: RankOptions): Checked {
   if (similarity.dtype !== 'float32') {
     throw new Error(`rank: similarity must have dtype float32, got ${similarity.dtype}`);
   }
-  const [numQueries, numGallery] = similarity.shape;
+  const transposed = opts.transposed ?? RANK_DEFAULTS.transposed;
+  if (typeof transposed !== 'boolean') throw new Error(`rank: transposed must be a boolean, got ${transposed}`);
+  const [numQueries, numGallery] = transposed ? [similarity.shape[1], similarity.shape[0]] : similarity.shape;
   if (numQueries < 1 || numGallery < 1) {
-    throw new Error(
-      `rank: similarity needs at least one query row and one gallery column, got shape [${similarity.shape}]`,
-    );
+    throw new Error(`rank: similarity needs at least one query and one gallery item, got shape [${similarity.shape}]`);
   }
   const maxRank = opts.maxRank ?? RANK_DEFAULTS.maxRank;
   if (!Number.isInteger(maxRank) || maxRank < 1 || maxRank > numGallery) {
     throw new Error(`rank: maxRank must be an integer in [1, numGallery = ${numGallery}], got ${maxRank}`);
   }
-  const chunkRows = opts.chunkRows ?? RANK_DEFAULTS.chunkRows;
-  if (!Number.isInteger(chunkRows) || chunkRows < 1) {
-    throw new Error(`rank: chunkRows must be a positive integer, got ${chunkRows}`);
-  }
-  return { numQueries, numGallery, maxRank, chunkRows };
+  return { numQueries, numGallery, maxRank, transposed };
 }
 
-function checkPids(name: string, pids: PidsLike, expected: number, dim: string): void {
+function checkPids(name: string, pids: PidsLike, expected: number, dim: string, where: string): void {
   if (pids instanceof tf.Tensor) {
     if (pids.rank !== 1) throw new Error(`rank: ${name} must be 1-D, got shape [${pids.shape}]`);
     if (pids.dtype !== 'int32' && pids.dtype !== 'float32') {
@@ -85,7 +84,7 @@ function checkPids(name: string, pids: PidsLike, expected: number, dim: string):
   }
   const n = pids instanceof tf.Tensor ? pids.shape[0] : pids.length;
   if (n !== expected) {
-    throw new Error(`rank: ${name} must have length ${dim} = ${expected} (similarity's ${dim}), got ${n}`);
+    throw new Error(`rank: ${name} must have length ${dim} = ${expected} (the similarity's ${where}), got ${n}`);
   }
 }
 
@@ -221,18 +220,32 @@ class RankAccumulator {
   }
 }
 
-function prepare(
-  similarity: tf.Tensor2D,
-  queryPids: PidsLike,
-  galleryPids: PidsLike,
-  opts: RankOptions,
-): { checked: Checked; rowsAt: (r0: number, rows: number) => tf.Tensor2D } {
+function prepare(similarity: tf.Tensor2D, queryPids: PidsLike, galleryPids: PidsLike, opts: RankOptions): Checked {
   const checked = checkSimilarity(similarity, opts);
-  checkPids('queryPids', queryPids, checked.numQueries, 'numQueries');
-  checkPids('galleryPids', galleryPids, checked.numGallery, 'numGallery');
-  const rowsAt = (r0: number, rows: number): tf.Tensor2D =>
-    rows === checked.numQueries ? similarity : tf.slice(similarity, [r0, 0], [rows, checked.numGallery]);
-  return { checked, rowsAt };
+  const [qWhere, gWhere] = checked.transposed ? ['columns', 'rows'] : ['rows', 'columns'];
+  checkPids('queryPids', queryPids, checked.numQueries, 'numQueries', qWhere);
+  checkPids('galleryPids', galleryPids, checked.numGallery, 'numGallery', gWhere);
+  return checked;
+}
+
+/** Feeds the whole similarity (row-major, as read from the backend) to the accumulator. */
+function accumulate(acc: RankAccumulator, data: Float32Array, checked: Checked): RankResult {
+  const { numQueries: q, numGallery: g, maxRank, transposed } = checked;
+  if (!transposed) {
+    acc.addRows(data, 0, q);
+    return acc.result(maxRank, q);
+  }
+  // data is [g, q]: copy blocks of query columns into rows, reading contiguous runs of each row.
+  const block = new Float32Array(Math.min(TRANSPOSE_BLOCK, q) * g);
+  for (let c0 = 0; c0 < q; c0 += TRANSPOSE_BLOCK) {
+    const cols = Math.min(TRANSPOSE_BLOCK, q - c0);
+    for (let i = 0; i < g; i++) {
+      const src = i * q + c0;
+      for (let c = 0; c < cols; c++) block[c * g + i] = data[src + c];
+    }
+    acc.addRows(block, c0, cols);
+  }
+  return acc.result(maxRank, q);
 }
 
 /**
@@ -245,20 +258,24 @@ function prepare(
  * - INP of a query = `#matches / (1-based position of its last match)`; `mINP` = mean INP.
  *
  * Ties in similarity are ordered by ascending gallery index, as a stable descending sort
- * (`torch.argsort(..., descending=True, stable=True)`) orders them; the result is therefore
- * deterministic and unchanged by the chunking. Computed in float64 (the reference: float32).
+ * (`torch.argsort(..., descending=True, stable=True)`) orders them, so the result is
+ * deterministic. Computed in float64 (the reference: float32, which differs by ~1e-5 percent).
+ * No sort is done: per query one pass over its row finds the positions of its matches.
  *
- * For image→text, pass the transposed similarity and the swapped pids:
- * `rank(tf.transpose(sim), imagePids, textPids)`.
+ * For image→text, pass the same text×image similarity with `{ transposed: true }` and the
+ * swapped pids: `rank(sim, imagePids, textPids, { transposed: true })`, or equivalently (but with a
+ * second matrix in memory) `rank(tf.transpose(sim), imagePids, textPids)`.
  *
- * Memory: reads the similarity `chunkRows` rows at a time (a slice and its downloaded copy), so
- * beside the caller's matrix at most one chunk is held. Reads synchronously (`dataSync`); on
- * backends where that is unwise (webgl, webgpu) use {@link rankAsync}.
+ * Memory: reads the similarity once with `dataSync()`: on the cpu backend that is the backend's own
+ * array (no copy); on others one float32 copy, so at most two q×g matrices exist at once (the
+ * caller's tensor and the copy), plus a 64-query block when `transposed`. Reads synchronously;
+ * on backends where that is unwise (webgl, webgpu) use {@link rankAsync}.
  *
- * @param similarity float32 `[numQueries, numGallery]`; not disposed (the caller owns it).
+ * @param similarity float32 `[numQueries, numGallery]` (`[numGallery, numQueries]` when
+ *   `transposed`); not disposed (the caller owns it).
  * @param queryPids person id of each query, length numQueries (integers).
  * @param galleryPids person id of each gallery item, length numGallery (integers).
- * @param opts `maxRank` (default 10), `chunkRows` (default 256): see {@link RANK_DEFAULTS}.
+ * @param opts `maxRank` (default 10), `transposed` (default false): see {@link RANK_DEFAULTS}.
  * @returns plain numbers in percent; no tensors are returned or left behind.
  * @throws Error naming the argument for a non-2-D or non-float32 similarity, pids whose length
  *   differs from the similarity's dimension or that are not integers, `maxRank` outside
@@ -277,23 +294,13 @@ export function rank(
   galleryPids: PidsLike,
   opts: RankOptions = {},
 ): RankResult {
-  const { checked, rowsAt } = prepare(similarity, queryPids, galleryPids, opts);
-  const { numQueries, numGallery, maxRank, chunkRows } = checked;
+  const checked = prepare(similarity, queryPids, galleryPids, opts);
   const acc = new RankAccumulator(
     checkIntegers('queryPids', pidsSync(queryPids)),
     checkIntegers('galleryPids', pidsSync(galleryPids)),
-    numGallery,
+    checked.numGallery,
   );
-  for (let r0 = 0; r0 < numQueries; r0 += chunkRows) {
-    const rows = Math.min(chunkRows, numQueries - r0);
-    const part = rowsAt(r0, rows);
-    try {
-      acc.addRows(part.dataSync() as Float32Array, r0, rows);
-    } finally {
-      if (part !== similarity) part.dispose();
-    }
-  }
-  return acc.result(maxRank, numQueries);
+  return accumulate(acc, similarity.dataSync() as Float32Array, checked);
 }
 
 /**
@@ -308,21 +315,11 @@ export async function rankAsync(
   galleryPids: PidsLike,
   opts: RankOptions = {},
 ): Promise<RankResult> {
-  const { checked, rowsAt } = prepare(similarity, queryPids, galleryPids, opts);
-  const { numQueries, numGallery, maxRank, chunkRows } = checked;
+  const checked = prepare(similarity, queryPids, galleryPids, opts);
   const acc = new RankAccumulator(
     checkIntegers('queryPids', await pidsAsync(queryPids)),
     checkIntegers('galleryPids', await pidsAsync(galleryPids)),
-    numGallery,
+    checked.numGallery,
   );
-  for (let r0 = 0; r0 < numQueries; r0 += chunkRows) {
-    const rows = Math.min(chunkRows, numQueries - r0);
-    const part = rowsAt(r0, rows);
-    try {
-      acc.addRows((await part.data()) as Float32Array, r0, rows);
-    } finally {
-      if (part !== similarity) part.dispose();
-    }
-  }
-  return acc.result(maxRank, numQueries);
+  return accumulate(acc, (await similarity.data()) as Float32Array, checked);
 }
