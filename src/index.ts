@@ -6,6 +6,7 @@
  */
 import '@tensorflow/tfjs-layers';
 
+export * from './backends';
 export {
   type CaptionBatch,
   EVALUATOR_DEFAULTS,
