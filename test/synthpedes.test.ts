@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -8,8 +9,11 @@ import {
   type PersonAttributes,
   type SynthPedes,
   type SynthSample,
+  synthPedesAsDataset,
   toNormalizedNHWC,
 } from '../src/data/synthpedes';
+import { normalizeImage } from '../src/data/transforms';
+import { expectClose } from './helpers/compare';
 
 // Colour words a caption may use, mapped to the attribute value they stand for.
 const COLOR_WORDS: Record<string, string> = {
@@ -404,4 +408,48 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('toNormalizedNHWC', () =
     expect(() => toNormalizedNHWC(new Uint8Array(12), 0, 2)).toThrow(/height and width must be positive integers/);
     expect(() => toNormalizedNHWC([1, 2, 3] as never, 1, 1)).toThrow(/must be a Uint8Array/);
   });
+});
+
+describe('SynthPedes with the data pipeline', () => {
+  it('toNormalizedNHWC matches the transforms’ normalizeImage', () => {
+    const s = generateSynthPedes({ numIdentities: 2, imagesPerIdentity: 1, height: 32, width: 12 }).train[0];
+    const before = tf.memory().numTensors;
+    const t = tf.tensor3d(s.pixels, [s.height, s.width, 3], 'int32');
+    const ref = normalizeImage(t);
+    expectClose(toNormalizedNHWC(s.pixels, s.height, s.width), ref, {
+      kind: 'forward',
+      label: 'synthpedes.normalize',
+      group: 'synthpedes',
+    });
+    tf.dispose([t, ref]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')(
+    'views SynthPedes as a PersonDataset with an image loader',
+    async () => {
+      const ds = generateSynthPedes({
+        seed: 2,
+        numIdentities: 8,
+        imagesPerIdentity: 2,
+        captionsPerImage: 3,
+        testFraction: 0.25,
+      });
+      const { dataset, images, loadImage } = synthPedesAsDataset(ds);
+      expect(dataset.numClasses).toBe(6);
+      expect(dataset.train).toHaveLength(6 * 2 * 3);
+      expect(dataset.stats.train).toEqual({ ids: 6, images: 12, captions: 36 });
+      expect(dataset.stats.test).toEqual({ ids: 2, images: 4, captions: 12 });
+      expect(dataset.test.imagePids).toEqual([0, 0, 1, 1]);
+      expect(dataset.test.captionPids).toEqual([0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1]);
+      expect(dataset.test.captions.slice(0, 3)).toEqual(ds.test[0].captions);
+      expect(images.size).toBe(16);
+      const t = dataset.train[7];
+      expect(t.caption).toBe(ds.train[t.imageId].captions[1]);
+      const img = await loadImage(t);
+      expect(img.data).toBe(ds.train[t.imageId].pixels);
+      expect((await loadImage({ imgPath: dataset.test.imgPaths[3] })).data).toBe(ds.test[3].pixels);
+      await expect(loadImage({ imgPath: 'nope' })).rejects.toThrow(/no image at imgPath 'nope'/);
+    },
+  );
 });

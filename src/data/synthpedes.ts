@@ -13,6 +13,7 @@ import { createSynthRng, hashSeed, type SynthRng } from './synthpedes/rng';
 export type { BagType, LowerType, PersonAttributes, UpperType } from './synthpedes/attributes';
 export { BAG_TYPES, LOWER_TYPES, UPPER_TYPES } from './synthpedes/attributes';
 export { CAPTION_MENTION } from './synthpedes/captions';
+export { type SynthPedesDataset, synthPedesAsDataset } from './synthpedes/dataset';
 export type { GarmentColor, HairColor, Rgb } from './synthpedes/palette';
 export { GARMENT_COLORS, GARMENT_RGB, HAIR_COLORS, HAIR_RGB } from './synthpedes/palette';
 export type { PixelBox, SynthRegions, SynthVariation } from './synthpedes/render';
@@ -228,7 +229,8 @@ const CLIP_STD = [0.26862954, 0.26130258, 0.27577711] as const;
 
 /**
  * Converts HWC RGB bytes to the model's input values: `(byte / 255 − mean) / std` per channel with
- * CLIP's mean and std, as a new Float32Array of the same length (NHWC when `pixels` holds several
+ * CLIP's mean and std (the same numbers as the tensor-based `normalizeImage` of the data
+ * transforms, computed here in plain JavaScript so SynthPedes needs no tfjs), as a new Float32Array of the same length (NHWC when `pixels` holds several
  * images back to back, each `height × width × 3`). Throws if `pixels` is empty or its length is
  * not a multiple of `height * width * 3`.
  *
