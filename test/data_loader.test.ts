@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TrainSample } from '../src/data/annotations';
+import type { EvalSplit, TrainSample } from '../src/data/annotations';
 import {
   buildBatch,
   type CaptionEncoder,
@@ -13,6 +13,7 @@ import {
   type DataLoaderOptions,
   disposeBatch,
   encodeCaptions,
+  evaluationBatches,
   type MaskFn,
   rowwiseMask,
   type TrainBatch,
@@ -20,6 +21,7 @@ import {
 import { type DecodedImage, decodeImage, readImageFile, sniffImageFormat } from '../src/data/image';
 import { seededRng } from '../src/data/random';
 import { buildTransforms } from '../src/data/transforms';
+import type { EvaluationData } from '../src/eval/evaluator';
 
 const CTX = 8;
 
@@ -268,6 +270,61 @@ describe('DataLoader', () => {
     expect(() => new DataLoader(samples, options({ sampler: 'triplet' as 'random' }))).toThrow(
       "DataLoader: sampler must be 'random', 'identity' or a BatchSampler, got triplet",
     );
+  });
+});
+
+describe('evaluationBatches', () => {
+  const split: EvalSplit = {
+    imagePids: [5, 6, 7, 5, 9],
+    imgPaths: ['g/0', 'g/1', 'g/2', 'g/3', 'g/4'],
+    captionPids: [5, 5, 6, 7, 9, 9, 5],
+    captions: ['a', 'b b', 'c', 'dd', 'e', 'f', 'g'],
+  };
+  const loadImage = async (s: TrainSample) => pixelsOf({ ...s, imageId: Number(s.imgPath.slice(2)) });
+
+  it('streams captions and gallery images in file order, in the Evaluator shape, leaking nothing', async () => {
+    const before = tf.memory().numTensors;
+    const eval_ = buildTransforms({ imageSize: [10, 6], isTrain: false });
+    const data = evaluationBatches(split, {
+      batchSize: 2,
+      transform: eval_,
+      encodeText,
+      contextLength: 4,
+      loadImage,
+      prefetch: 2,
+    });
+    const typed: EvaluationData = data;
+    expect(typed).toBe(data);
+    const capPids: number[] = [];
+    for await (const c of data.captions()) {
+      capPids.push(...c.pids);
+      expect(c.captionIds.shape).toEqual([c.pids.length, 4]);
+      c.captionIds.dispose();
+    }
+    expect(capPids).toEqual(split.captionPids);
+    const imgPids: number[] = [];
+    let first: number[] = [];
+    for await (const g of data.gallery()) {
+      if (imgPids.length === 0) first = Array.from(g.images.dataSync().slice(0, 6 * 10 * 3));
+      imgPids.push(...g.pids);
+      g.images.dispose();
+    }
+    expect(imgPids).toEqual(split.imagePids);
+    const single = eval_(pixelsOf({ pid: 5, imageId: 0, imgPath: 'g/0', caption: '' }));
+    expect(first).toEqual(Array.from(single.dataSync()));
+    single.dispose();
+    // stopping early disposes the prefetched gallery batches
+    for await (const g of data.gallery()) {
+      g.images.dispose();
+      break;
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('rejects lists that do not pair up', () => {
+    expect(() =>
+      evaluationBatches({ ...split, imgPaths: ['x'] }, { transform: buildTransforms({ isTrain: false }), encodeText }),
+    ).toThrow('evaluationBatches: split lists must pair up, got 5 imagePids for 1 imgPaths');
   });
 });
 

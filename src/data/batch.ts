@@ -4,7 +4,7 @@
  * that prepares the next batches while the current one is being used.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { TrainSample } from './annotations';
+import type { EvalSplit, TrainSample } from './annotations';
 import { type DecodedImage, readImageFile } from './image';
 import { forkRng, type Rng, seededRng } from './random';
 import { type BatchSampler, RandomIdentitySampler, RandomSampler } from './samplers';
@@ -216,6 +216,36 @@ export async function buildBatch(samples: readonly TrainSample[], options: Batch
   }
 }
 
+/**
+ * Yields `build(0) … build(count - 1)` in order, starting up to `ahead` builds before the one
+ * being awaited. Results built but never yielded (the consumer stopped, or a build failed) are
+ * passed to `dispose`.
+ */
+async function* prefetched<T>(
+  count: number,
+  build: (i: number) => Promise<T>,
+  dispose: (value: T) => void,
+  ahead: 0 | 1 | 2,
+): AsyncGenerator<T, void, undefined> {
+  const pending: Promise<T>[] = [];
+  let launched = 0;
+  try {
+    for (let i = 0; i < count; i++) {
+      while (launched < count && launched <= i + ahead) {
+        const p = build(launched++);
+        p.catch(() => undefined);
+        pending.push(p);
+      }
+      yield await pending.shift()!;
+    }
+  } finally {
+    for (const p of pending.splice(0)) {
+      const leftover = await p.catch(() => null);
+      if (leftover !== null) dispose(leftover);
+    }
+  }
+}
+
 /** Options of {@link DataLoader}. */
 export interface DataLoaderOptions extends Omit<BatchOptions, 'rng'> {
   /** Pairs per batch; default 64. */
@@ -306,33 +336,108 @@ export class DataLoader {
     const rng = this.epochRng(e);
     const plan = this.sampler.batches(rng);
     const rngs = plan.map(() => forkRng(rng));
-    const pending: Promise<TrainBatch>[] = [];
-    let launched = 0;
-    const launch = (): void => {
-      const i = launched++;
-      const p = buildBatch(
-        plan[i].map((j) => this.samples[j]),
-        { ...this.options, rng: rngs[i] },
-      );
-      p.catch(() => undefined);
-      pending.push(p);
-    };
-    try {
-      for (let i = 0; i < plan.length; i++) {
-        while (launched < plan.length && launched <= i + this.prefetch) launch();
-        const batch = await pending.shift()!;
-        yield batch;
-      }
-    } finally {
-      for (const p of pending.splice(0)) {
-        const leftover = await p.catch(() => null);
-        if (leftover) disposeBatch(leftover);
-      }
-    }
+    yield* prefetched(
+      plan.length,
+      (i) =>
+        buildBatch(
+          plan[i].map((j) => this.samples[j]),
+          { ...this.options, rng: rngs[i] },
+        ),
+      disposeBatch,
+      this.prefetch,
+    );
   }
 
   /** Iterates over epoch 0. */
   [Symbol.asyncIterator](): AsyncGenerator<TrainBatch, void, undefined> {
     return this.epoch(0);
   }
+}
+
+/** Options of {@link evaluationBatches}. */
+export interface EvalBatchOptions {
+  /** Images or captions per batch; default 64 (reference `--test_batch_size` is 512: use what memory allows). */
+  batchSize?: number;
+  /** Eval transform, e.g. `buildTransforms({ isTrain: false })`. */
+  transform: ImageTransform;
+  /** Caption tokenizer. */
+  encodeText: CaptionEncoder;
+  /** Token context length; default 77. */
+  contextLength?: number;
+  /**
+   * Image loader; called with `{ pid, imageId: index in the split, imgPath, caption: '' }`;
+   * default reads `imgPath` from disk (Node).
+   */
+  loadImage?: ImageLoader;
+  /** Gallery batches built ahead; default 1. */
+  prefetch?: 0 | 1 | 2;
+}
+
+/**
+ * Streams a test/val split for evaluation (the reference's `ImageDataset` + `TextDataset`
+ * loaders, in file order): `captions()` yields `{ pids, captionIds }` and `gallery()` yields
+ * `{ pids, images }` — the shapes the Evaluator's `EvaluationData` takes, so only one gallery
+ * batch (plus prefetch) is in memory at a time.
+ *
+ * Ownership: each yielded batch's tensor belongs to the consumer (the Evaluator disposes it);
+ * prefetched batches that are never consumed are disposed here.
+ *
+ * @example
+ * const data = evaluationBatches(ds.test, { transform: buildTransforms({ isTrain: false }), encodeText: tokenizer });
+ * const result = await evaluator.evaluate(model, data);
+ */
+export function evaluationBatches(
+  split: EvalSplit,
+  options: EvalBatchOptions,
+): {
+  captions: () => AsyncGenerator<{ pids: Int32Array; captionIds: tf.Tensor2D }, void, undefined>;
+  gallery: () => AsyncGenerator<{ pids: Int32Array; images: tf.Tensor4D }, void, undefined>;
+} {
+  const batchSize = options.batchSize ?? LOADER_DEFAULTS.batchSize;
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new Error(`evaluationBatches: batchSize must be a positive integer, got ${batchSize}`);
+  }
+  if (split.imagePids.length !== split.imgPaths.length || split.captionPids.length !== split.captions.length) {
+    throw new Error(
+      `evaluationBatches: split lists must pair up, got ${split.imagePids.length} imagePids for ${split.imgPaths.length} ` +
+        `imgPaths and ${split.captionPids.length} captionPids for ${split.captions.length} captions`,
+    );
+  }
+  const contextLength = options.contextLength ?? LOADER_DEFAULTS.contextLength;
+  const load = options.loadImage ?? defaultLoader;
+  const prefetch = options.prefetch ?? LOADER_DEFAULTS.prefetch;
+  const ranges = (n: number) =>
+    Array.from({ length: Math.ceil(n / batchSize) }, (_, i) => [i * batchSize, Math.min(n, (i + 1) * batchSize)]);
+  async function* captions() {
+    for (const [a, b] of ranges(split.captions.length)) {
+      const ids = encodeCaptions(options.encodeText, split.captions.slice(a, b), contextLength);
+      yield {
+        pids: Int32Array.from(split.captionPids.slice(a, b)),
+        captionIds: tf.tensor2d(ids, [b - a, contextLength], 'int32'),
+      };
+    }
+  }
+  function gallery() {
+    const parts = ranges(split.imgPaths.length);
+    return prefetched(
+      parts.length,
+      async (i) => {
+        const [a, b] = parts[i];
+        const pixels = await Promise.all(
+          split.imgPaths
+            .slice(a, b)
+            .map((imgPath, k) => load({ pid: split.imagePids[a + k], imageId: a + k, imgPath, caption: '' })),
+        );
+        try {
+          const images = tf.tidy(() => tf.stack(pixels.map((p) => options.transform(p))) as tf.Tensor4D);
+          return { pids: Int32Array.from(split.imagePids.slice(a, b)), images };
+        } finally {
+          for (const p of pixels) if (p instanceof tf.Tensor) p.dispose();
+        }
+      },
+      (batch) => batch.images.dispose(),
+      prefetch,
+    );
+  }
+  return { captions, gallery };
 }
