@@ -6,6 +6,17 @@
  */
 import '@tensorflow/tfjs-layers';
 
+export {
+  CONFIG_DEFAULTS,
+  type IRRAConfig,
+  type IRRAConfigOptions,
+  irraConfig,
+  LOSS_NAMES,
+  type LossName,
+  type PresetName,
+  presets,
+  validateConfig,
+} from './config';
 export * from './backends';
 export {
   type CaptionBatch,
@@ -18,6 +29,8 @@ export {
   type RetrievalEncoder,
 } from './eval/evaluator';
 export { type PidsLike, RANK_DEFAULTS, type RankOptions, type RankResult, rank, rankAsync } from './eval/rank';
+export * from './layers/index';
 export { type CmpmLossOptions, cmpmLoss, idLoss, itcLoss, mlmLoss, type SdmLossOptions, sdmLoss } from './losses';
+export * from './model/index';
 export * from './train/index';
 export * from './weights/index';

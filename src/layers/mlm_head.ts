@@ -1,0 +1,132 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { layerNorm } from '../ops/layer_norm';
+import { linear } from '../ops/linear';
+import { Rng } from '../ops/random';
+import { quickGelu } from './quick_gelu';
+import {
+  checkPositiveInt,
+  constantInit,
+  type LayerArgs,
+  type LayerNormWeights,
+  type LinearWeights,
+  layerNormEntries,
+  linearEntries,
+  normalInit,
+  type ReferenceWeight,
+  randomSeed,
+  read1d,
+  read2d,
+  uniformInit,
+} from './weights';
+
+/** Options of {@link MlmHead}. */
+export interface MlmHeadArgs extends LayerArgs {
+  /** Input width E. */
+  width: number;
+  /** Vocabulary size (output width). */
+  vocabSize: number;
+  /** Std of `dense.weight`. Default `(2E)^-½` (the reference's fc_std). */
+  denseStd?: number;
+  /** Std of `fc.weight`. Default `E^-½ · (2 · 4)^-½` (the reference's proj_std at cmt_depth 4). */
+  fcStd?: number;
+  /** Seed of the weight initialization. Default: random. */
+  seed?: number;
+}
+
+/** Depth of the cross-modal transformer that {@link MlmHeadArgs.fcStd}'s default assumes. */
+export const MLM_HEAD_DEFAULT_DEPTH = 4;
+
+/**
+ * IRRA's MLM head: `dense` (E → E) → QuickGELU → `ln` → `fc` (E → vocab). Maps `[B, L, E]` →
+ * vocabulary scores `[B, L, vocab]`.
+ *
+ * @example
+ * ```ts
+ * const head = new MlmHead({ width: 64, vocabSize: 100 });
+ * const scores = head.apply(tf.randomNormal([2, 8, 64])) as tf.Tensor; // [2, 8, 100]
+ * ```
+ */
+export class MlmHead extends tfl.layers.Layer {
+  static readonly className = 'MlmHead';
+  readonly width: number;
+  readonly vocabSize: number;
+  readonly denseStd: number;
+  readonly fcStd: number;
+  readonly seed: number;
+  private dense!: LinearWeights;
+  private ln!: LayerNormWeights;
+  private fc!: LinearWeights;
+
+  constructor(args: MlmHeadArgs) {
+    super(args);
+    checkPositiveInt('MlmHead', 'width', args.width);
+    checkPositiveInt('MlmHead', 'vocabSize', args.vocabSize);
+    this.width = args.width;
+    this.vocabSize = args.vocabSize;
+    this.denseStd = args.denseStd ?? (2 * this.width) ** -0.5;
+    this.fcStd = args.fcStd ?? this.width ** -0.5 * (2 * MLM_HEAD_DEFAULT_DEPTH) ** -0.5;
+    this.seed = args.seed ?? randomSeed();
+  }
+
+  override build(_inputShape: tfl.Shape | tfl.Shape[]): void {
+    const e = this.width;
+    const rng = new Rng(this.seed);
+    const bound = 1 / Math.sqrt(e);
+    this.dense = {
+      kernel: this.addWeight('dense.weight', [e, e], 'float32', normalInit(rng, this.denseStd)),
+      bias: this.addWeight('dense.bias', [e], 'float32', uniformInit(rng, bound)),
+    };
+    this.ln = {
+      gamma: this.addWeight('ln.weight', [e], 'float32', constantInit(1)),
+      beta: this.addWeight('ln.bias', [e], 'float32', constantInit(0)),
+    };
+    this.fc = {
+      kernel: this.addWeight('fc.weight', [e, this.vocabSize], 'float32', normalInit(rng, this.fcStd)),
+      bias: this.addWeight('fc.bias', [this.vocabSize], 'float32', uniformInit(rng, bound)),
+    };
+    this.built = true;
+  }
+
+  /** The weights under their reference names (`dense.weight`, `ln.bias`, `fc.weight`, ...). */
+  referenceWeights(): ReferenceWeight[] {
+    return [...linearEntries('dense', this.dense), ...layerNormEntries('ln', this.ln), ...linearEntries('fc', this.fc)];
+  }
+
+  /** The head on flattened tokens `[rows, E]` → new scores `[rows, vocab]` (caller owns them). */
+  forwardFlat(x: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => {
+      const h = quickGelu(linear(x, read2d(this.dense.kernel), read1d(this.dense.bias))) as tf.Tensor2D;
+      const n = layerNorm(h, read1d(this.ln.gamma), read1d(this.ln.beta));
+      return linear(n, read2d(this.fc.kernel), read1d(this.fc.bias));
+    });
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    if (x.shape[x.rank - 1] !== this.width) {
+      throw new Error(`MlmHead: input must have last axis ${this.width}, got shape [${x.shape}]`);
+    }
+    return tf.tidy(() => {
+      const flat = tf.reshape(x, [-1, this.width]) as tf.Tensor2D;
+      return tf.reshape(this.forwardFlat(flat), [...x.shape.slice(0, -1), this.vocabSize]);
+    });
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    const s = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
+    return [...s.slice(0, -1), this.vocabSize];
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      ...super.getConfig(),
+      width: this.width,
+      vocabSize: this.vocabSize,
+      denseStd: this.denseStd,
+      fcStd: this.fcStd,
+      seed: this.seed,
+    };
+  }
+}
+tf.serialization.registerClass(MlmHead);

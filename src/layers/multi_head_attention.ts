@@ -1,0 +1,203 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { attentionCore, causalMask } from '../ops/attention';
+import { linear } from '../ops/linear';
+import { Rng } from '../ops/random';
+import {
+  checkHeads,
+  checkLastAxis,
+  checkPositiveInt,
+  constantInit,
+  type LayerArgs,
+  type LayerWeight,
+  normalInit,
+  type ReferenceWeight,
+  randomSeed,
+  read1d,
+  read2d,
+  uniformInit,
+} from './weights';
+
+/** Options of {@link MultiHeadAttention}. */
+export interface MultiHeadAttentionArgs extends LayerArgs {
+  /** Model width E (query, key, value and output width). */
+  width: number;
+  /** Number of heads H; E must be divisible by H. */
+  heads: number;
+  /** Add a causal mask (-inf above the diagonal), as CLIP's text tower. Default false. */
+  causal?: boolean;
+  /** Cross-attention: call with `[query, keyValue]` instead of one tensor. Default false. */
+  cross?: boolean;
+  /** Std of N(0, std²) for `in_proj_weight`; null (default) = PyTorch's xavier-uniform. */
+  inProjStd?: number | null;
+  /** Std of N(0, std²) for `out_proj.weight`; null (default) = PyTorch's Linear default. */
+  outProjStd?: number | null;
+  /** Seed of the weight initialization. Default: random. */
+  seed?: number;
+}
+
+/** Defaults of {@link MultiHeadAttentionArgs}. */
+export const MULTI_HEAD_ATTENTION_DEFAULTS = {
+  causal: false,
+  cross: false,
+  inProjStd: null,
+  outProjStd: null,
+} as const;
+
+/**
+ * PyTorch's `nn.MultiheadAttention` (no dropout): a fused q/k/v projection (`in_proj_weight`
+ * `[3E, E]` in the reference, stored here as one `[E, 3E]` kernel), scaled dot-product attention
+ * per head (queries scaled by 1/√d, d = E/H), and `out_proj`. Self-attention maps `[B, L, E]` →
+ * `[B, L, E]`; cross-attention (`cross: true`) maps `[query [B, Lq, E], keyValue [B, Lk, E]]` →
+ * `[B, Lq, E]`. Every matMul, forward and backward, is a plain 2-D product (fast on tfjs-wasm).
+ *
+ * @example
+ * ```ts
+ * const attn = new MultiHeadAttention({ width: 64, heads: 1 });
+ * const y = attn.apply(tf.randomNormal([2, 5, 64])) as tf.Tensor; // [2, 5, 64]
+ * ```
+ */
+export class MultiHeadAttention extends tfl.layers.Layer {
+  static readonly className = 'MultiHeadAttention';
+  readonly width: number;
+  readonly heads: number;
+  readonly causal: boolean;
+  readonly cross: boolean;
+  readonly inProjStd: number | null;
+  readonly outProjStd: number | null;
+  readonly seed: number;
+  private inProjWeight!: LayerWeight;
+  private inProjBias!: LayerWeight;
+  private outProjWeight!: LayerWeight;
+  private outProjBias!: LayerWeight;
+
+  constructor(args: MultiHeadAttentionArgs) {
+    super(args);
+    checkPositiveInt('MultiHeadAttention', 'width', args.width);
+    checkPositiveInt('MultiHeadAttention', 'heads', args.heads);
+    checkHeads('MultiHeadAttention', args.width, args.heads);
+    this.width = args.width;
+    this.heads = args.heads;
+    this.causal = args.causal ?? MULTI_HEAD_ATTENTION_DEFAULTS.causal;
+    this.cross = args.cross ?? MULTI_HEAD_ATTENTION_DEFAULTS.cross;
+    this.inProjStd = args.inProjStd ?? MULTI_HEAD_ATTENTION_DEFAULTS.inProjStd;
+    this.outProjStd = args.outProjStd ?? MULTI_HEAD_ATTENTION_DEFAULTS.outProjStd;
+    this.seed = args.seed ?? randomSeed();
+  }
+
+  override build(_inputShape: tfl.Shape | tfl.Shape[]): void {
+    const e = this.width;
+    const rng = new Rng(this.seed);
+    const inInit =
+      this.inProjStd === null ? uniformInit(rng, Math.sqrt(6 / (e + 3 * e))) : normalInit(rng, this.inProjStd);
+    this.inProjWeight = this.addWeight('in_proj_weight', [e, 3 * e], 'float32', inInit);
+    this.inProjBias = this.addWeight('in_proj_bias', [3 * e], 'float32', constantInit(0));
+    const outInit = this.outProjStd === null ? uniformInit(rng, 1 / Math.sqrt(e)) : normalInit(rng, this.outProjStd);
+    this.outProjWeight = this.addWeight('out_proj.weight', [e, e], 'float32', outInit);
+    this.outProjBias = this.addWeight('out_proj.bias', [e], 'float32', constantInit(0));
+    this.built = true;
+  }
+
+  /** The weights under their reference names (`in_proj_weight`, `out_proj.bias`, ...). */
+  referenceWeights(): ReferenceWeight[] {
+    return [
+      { name: 'in_proj_weight', weight: this.inProjWeight, layout: 'linear' },
+      { name: 'in_proj_bias', weight: this.inProjBias, layout: 'identity' },
+      { name: 'out_proj.weight', weight: this.outProjWeight, layout: 'linear' },
+      { name: 'out_proj.bias', weight: this.outProjBias, layout: 'identity' },
+    ];
+  }
+
+  /**
+   * Self-attention on flattened tokens: `x` `[B · L, E]` → new `[B · L, E]` (caller owns it).
+   * The layer must be built.
+   */
+  selfAttend(x: tf.Tensor2D, batch: number, length: number): tf.Tensor2D {
+    return tf.tidy(() => {
+      const qkv = linear(x, read2d(this.inProjWeight), read1d(this.inProjBias));
+      const mask = this.causal ? causalMask(length) : null;
+      const heads = attentionCore(qkv, null, {
+        batch,
+        heads: this.heads,
+        queryLength: length,
+        keyLength: length,
+        mask,
+      });
+      return linear(heads, read2d(this.outProjWeight), read1d(this.outProjBias));
+    });
+  }
+
+  /**
+   * Cross-attention on flattened tokens: queries `q` `[B · Lq, E]`, keys = values `kv`
+   * `[B · Lk, E]` → new `[B · Lq, E]` (caller owns it). The layer must be built.
+   */
+  crossAttend(q: tf.Tensor2D, kv: tf.Tensor2D, batch: number, queryLength: number, keyLength: number): tf.Tensor2D {
+    const e = this.width;
+    return tf.tidy(() => {
+      const w = read2d(this.inProjWeight);
+      const b = read1d(this.inProjBias);
+      const qp = linear(q, tf.slice(w, [0, 0], [e, e]), tf.slice(b, [0], [e]));
+      const kvp = linear(kv, tf.slice(w, [0, e], [e, 2 * e]), tf.slice(b, [e], [2 * e]));
+      const mask = this.causal ? causalMask(queryLength) : null;
+      const heads = attentionCore(qp, kvp, { batch, heads: this.heads, queryLength, keyLength, mask });
+      return linear(heads, read2d(this.outProjWeight), read1d(this.outProjBias));
+    });
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const list = Array.isArray(inputs) ? inputs : [inputs];
+    if (this.cross) {
+      if (list.length !== 2) {
+        throw new Error(
+          `MultiHeadAttention: a cross-attention layer takes [query, keyValue], got ${list.length} tensors`,
+        );
+      }
+      const [q, kv] = list;
+      checkLastAxis('MultiHeadAttention', 'query', q.shape, this.width);
+      checkLastAxis('MultiHeadAttention', 'keyValue', kv.shape, this.width);
+      if (q.shape[0] !== kv.shape[0]) {
+        throw new Error(
+          `MultiHeadAttention: query and keyValue must have the same batch size, got [${q.shape}] and [${kv.shape}]`,
+        );
+      }
+      const [b, lq] = q.shape;
+      const lk = kv.shape[1] as number;
+      return tf.tidy(() => {
+        const out = this.crossAttend(
+          tf.reshape(q, [b * lq, this.width]),
+          tf.reshape(kv, [b * lk, this.width]),
+          b,
+          lq,
+          lk,
+        );
+        return tf.reshape(out, [b, lq, this.width]);
+      });
+    }
+    const x = list[0];
+    checkLastAxis('MultiHeadAttention', 'input', x.shape, this.width);
+    const [b, l] = x.shape;
+    return tf.tidy(() => tf.reshape(this.selfAttend(tf.reshape(x, [b * l, this.width]), b, l), [b, l, this.width]));
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    const first = Array.isArray(inputShape[0]) ? (inputShape[0] as tfl.Shape) : (inputShape as tfl.Shape);
+    if (first.length !== 3) {
+      throw new Error(`MultiHeadAttention: expected input shape [batch, length, ${this.width}], got [${first}]`);
+    }
+    return [first[0], first[1], this.width];
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      ...super.getConfig(),
+      width: this.width,
+      heads: this.heads,
+      causal: this.causal,
+      cross: this.cross,
+      inProjStd: this.inProjStd,
+      outProjStd: this.outProjStd,
+      seed: this.seed,
+    };
+  }
+}
+tf.serialization.registerClass(MultiHeadAttention);

@@ -1,0 +1,255 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { embeddingLookup } from '../ops/embedding';
+import { layerNorm } from '../ops/layer_norm';
+import { linear } from '../ops/linear';
+import { Rng } from '../ops/random';
+import { Transformer } from './transformer';
+import {
+  checkPositiveInt,
+  constantInit,
+  type LayerArgs,
+  type LayerNormWeights,
+  type LayerWeight,
+  layerNormEntries,
+  normalInit,
+  prefixed,
+  type ReferenceWeight,
+  randomSeed,
+  read1d,
+  read2d,
+  subSeed,
+} from './weights';
+
+/** Options of {@link TextTransformer}. */
+export interface TextTransformerArgs extends LayerArgs {
+  /** Tokens per caption (CLIP: 77). */
+  contextLength: number;
+  /** Vocabulary size (CLIP: 49408); the end-of-text id is the largest id. */
+  vocabSize: number;
+  /** Transformer width. */
+  width: number;
+  /** Number of residual blocks. */
+  layers: number;
+  /** Number of attention heads. */
+  heads: number;
+  /** Output (embedding) width of `text_projection`. */
+  outputDim: number;
+  /** Seed of the weight initialization. Default: random. */
+  seed?: number;
+}
+
+/** Validation options of {@link TextTransformer.checkIds}. */
+export interface CheckIdsOptions {
+  /** Require each row to contain the end-of-text id (`vocabSize - 1`). Default true. */
+  requireEot?: boolean;
+}
+
+/**
+ * CLIP's text transformer: token embedding + positional embedding, a causal transformer,
+ * `ln_final` and `@ text_projection`. Maps int32 ids `[B, contextLength]` → tokens
+ * `[B, contextLength, outputDim]`; the global text feature is the token at `argmax(ids)` of each
+ * row, the end-of-text token ({@link TextTransformer.pooled}).
+ *
+ * @example
+ * ```ts
+ * const text = new TextTransformer({ contextLength: 8, vocabSize: 100, width: 64, layers: 1, heads: 1, outputDim: 32 });
+ * const tokens = text.apply(tf.tensor2d([[98, 5, 99, 0, 0, 0, 0, 0]], [1, 8], 'int32')) as tf.Tensor; // [1, 8, 32]
+ * ```
+ */
+export class TextTransformer extends tfl.layers.Layer {
+  static readonly className = 'TextTransformer';
+  readonly contextLength: number;
+  readonly vocabSize: number;
+  readonly width: number;
+  readonly layers: number;
+  readonly heads: number;
+  readonly outputDim: number;
+  readonly seed: number;
+  readonly transformer: Transformer;
+  private tokenEmbedding!: LayerWeight;
+  private positionalEmbedding!: LayerWeight;
+  private lnFinal!: LayerNormWeights;
+  private textProjection!: LayerWeight;
+
+  constructor(args: TextTransformerArgs) {
+    super(args);
+    for (const k of ['contextLength', 'vocabSize', 'width', 'layers', 'heads', 'outputDim'] as const) {
+      checkPositiveInt('TextTransformer', k, args[k]);
+    }
+    this.contextLength = args.contextLength;
+    this.vocabSize = args.vocabSize;
+    this.width = args.width;
+    this.layers = args.layers;
+    this.heads = args.heads;
+    this.outputDim = args.outputDim;
+    this.seed = args.seed ?? randomSeed();
+    this.transformer = new Transformer({
+      width: this.width,
+      layers: this.layers,
+      heads: this.heads,
+      causal: true,
+      init: 'clip',
+      seed: subSeed(this.seed, 0),
+    });
+  }
+
+  /** The end-of-text id: the largest id, `vocabSize - 1`. */
+  get eotId(): number {
+    return this.vocabSize - 1;
+  }
+
+  override build(_inputShape: tfl.Shape | tfl.Shape[]): void {
+    const w = this.width;
+    const rng = new Rng(this.seed);
+    this.positionalEmbedding = this.addWeight(
+      'positional_embedding',
+      [this.contextLength, w],
+      'float32',
+      normalInit(rng, 0.01),
+    );
+    this.textProjection = this.addWeight('text_projection', [w, this.outputDim], 'float32', normalInit(rng, w ** -0.5));
+    this.transformer.build([null, null, w]);
+    this._trainableWeights.push(...this.transformer.trainableWeights);
+    this.tokenEmbedding = this.addWeight(
+      'token_embedding.weight',
+      [this.vocabSize, w],
+      'float32',
+      normalInit(rng, 0.02),
+    );
+    this.lnFinal = {
+      gamma: this.addWeight('ln_final.weight', [w], 'float32', constantInit(1)),
+      beta: this.addWeight('ln_final.bias', [w], 'float32', constantInit(0)),
+    };
+    this.built = true;
+  }
+
+  /** The weights under their reference names (`token_embedding.weight`, `ln_final.bias`, ...). */
+  referenceWeights(): ReferenceWeight[] {
+    return [
+      { name: 'positional_embedding', weight: this.positionalEmbedding, layout: 'identity' },
+      { name: 'text_projection', weight: this.textProjection, layout: 'identity' },
+      ...prefixed('transformer', this.transformer.referenceWeights()),
+      { name: 'token_embedding.weight', weight: this.tokenEmbedding, layout: 'identity' },
+      ...layerNormEntries('ln_final', this.lnFinal),
+    ];
+  }
+
+  /**
+   * Throws unless `ids` is int32 `[B, contextLength]` with every id in `[0, vocabSize)` and (by
+   * default) an end-of-text id in every row. Returns the ids' values (row-major).
+   */
+  checkIds(ids: tf.Tensor, name = 'ids', opts: CheckIdsOptions = {}): Int32Array {
+    const want = `int32 [batch, ${this.contextLength}]`;
+    if (ids.rank !== 2 || ids.shape[1] !== this.contextLength) {
+      throw new Error(`${name} must be ${want}, got shape [${ids.shape}]`);
+    }
+    if (ids.dtype !== 'int32') throw new Error(`${name} must be int32, got ${ids.dtype}`);
+    const v = ids.dataSync() as Int32Array;
+    for (let i = 0; i < v.length; i++) {
+      if (v[i] < 0 || v[i] >= this.vocabSize) {
+        const r = Math.floor(i / this.contextLength);
+        throw new Error(
+          `${name} must hold ids in [0, ${this.vocabSize}) (the vocabulary size), got ${v[i]} at row ${r}, position ${i % this.contextLength}`,
+        );
+      }
+    }
+    if (opts.requireEot ?? true) {
+      for (let r = 0; r < ids.shape[0]; r++) {
+        if (!v.subarray(r * this.contextLength, (r + 1) * this.contextLength).includes(this.eotId)) {
+          throw new Error(
+            `${name} row ${r} has no end-of-text id ${this.eotId} (vocabSize - 1); every caption must end with it within ${this.contextLength} tokens`,
+          );
+        }
+      }
+    }
+    return v;
+  }
+
+  /**
+   * Embedding and the causal transformer: returns new flattened tokens `[B · L, width]` before
+   * `ln_final` (caller owns them). `ids` must be checked.
+   */
+  trunk(ids: tf.Tensor2D): tf.Tensor2D {
+    const [b, l] = ids.shape;
+    const w = this.width;
+    return tf.tidy(() => {
+      const x = tf.add(embeddingLookup(read2d(this.tokenEmbedding), ids), this.positionalEmbedding.read());
+      return this.transformer.forwardFlat(tf.reshape(x, [b * l, w]) as tf.Tensor2D, b, l);
+    });
+  }
+
+  /** `ln_final` and `@ text_projection` on flattened tokens `[rows, width]` → new `[rows, outputDim]`. */
+  head(x: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() =>
+      linear(layerNorm(x, read1d(this.lnFinal.gamma), read1d(this.lnFinal.beta)), read2d(this.textProjection)),
+    );
+  }
+
+  /** All tokens `[B, L, outputDim]` of int32 `ids` (new tensor, caller owns it). */
+  tokens(ids: tf.Tensor2D, opts: CheckIdsOptions = {}): tf.Tensor3D {
+    this.checkIds(ids, 'ids', opts);
+    const [b, l] = ids.shape;
+    return tf.tidy(() => tf.reshape(this.head(this.trunk(ids)), [b, l, this.outputDim]));
+  }
+
+  /** The token at `argmax(ids)` of each row, `[B, outputDim]` (new tensor, caller owns it). */
+  pooled(ids: tf.Tensor2D): tf.Tensor2D {
+    const v = this.checkIds(ids, 'ids');
+    const [b, l] = ids.shape;
+    return tf.tidy(() => {
+      const x = tf.reshape(this.trunk(ids), [b, l, this.width]);
+      return this.head(poolAt(x, argmaxRows(v, b, l)));
+    });
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    return this.tokens(x as tf.Tensor2D);
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    const s = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
+    return [s[0], this.contextLength, this.outputDim];
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      ...super.getConfig(),
+      contextLength: this.contextLength,
+      vocabSize: this.vocabSize,
+      width: this.width,
+      layers: this.layers,
+      heads: this.heads,
+      outputDim: this.outputDim,
+      seed: this.seed,
+    };
+  }
+}
+tf.serialization.registerClass(TextTransformer);
+
+/** Position of the first largest value of each row of a row-major `[rows, cols]` array. */
+export function argmaxRows(v: ArrayLike<number>, rows: number, cols: number): number[] {
+  const out: number[] = [];
+  for (let r = 0; r < rows; r++) {
+    let best = 0;
+    for (let c = 1; c < cols; c++) if (v[r * cols + c] > v[r * cols + best]) best = c;
+    out.push(best);
+  }
+  return out;
+}
+
+/**
+ * Row `positions[b]` of each `x[b]` (`[B, L, W]` → new `[B, W]`), as a one-hot mask multiply and
+ * sum so that its gradient needs no gather kernel.
+ */
+export function poolAt(x: tf.Tensor, positions: number[]): tf.Tensor2D {
+  const [b, l] = x.shape as number[];
+  return tf.tidy(() => {
+    const mask = new Float32Array(b * l);
+    positions.forEach((p, i) => {
+      mask[i * l + p] = 1;
+    });
+    return tf.sum(tf.mul(x, tf.tensor3d(mask, [b, l, 1])), 1) as tf.Tensor2D;
+  });
+}

@@ -1,0 +1,139 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { ResidualAttentionBlock } from './residual_attention_block';
+import {
+  checkLastAxis,
+  checkPositiveInt,
+  type LayerArgs,
+  prefixed,
+  type ReferenceWeight,
+  randomSeed,
+  subSeed,
+} from './weights';
+
+/**
+ * Initialization scheme of a {@link Transformer}: `'clip'` = CLIP's `initialize_parameters` (and
+ * IRRA's cross-modal init, the same formulas: in_proj N(0, w^-½), out_proj and c_proj
+ * N(0, w^-½ · (2·layers)^-½), c_fc N(0, (2w)^-½)); `'torch'` = PyTorch's module defaults (the
+ * reference's vision tower, which CLIP's init leaves alone).
+ */
+export type TransformerInit = 'clip' | 'torch';
+
+/** Options of {@link Transformer}. */
+export interface TransformerArgs extends LayerArgs {
+  /** Model width. */
+  width: number;
+  /** Number of residual blocks. */
+  layers: number;
+  /** Number of attention heads. */
+  heads: number;
+  /** Causal self-attention in every block. Default false. */
+  causal?: boolean;
+  /** Initialization scheme. Default `'clip'`. */
+  init?: TransformerInit;
+  /** Seed of the weight initialization. Default: random. */
+  seed?: number;
+}
+
+/** Defaults of {@link TransformerArgs}. */
+export const TRANSFORMER_DEFAULTS = { causal: false, init: 'clip' } as const;
+
+/**
+ * A stack of `layers` {@link ResidualAttentionBlock}s (the reference `Transformer`, weights under
+ * `resblocks.<i>.`). Maps `[B, L, width]` → `[B, L, width]`.
+ *
+ * @example
+ * ```ts
+ * const t = new Transformer({ width: 64, layers: 2, heads: 1 });
+ * const y = t.apply(tf.randomNormal([2, 5, 64])) as tf.Tensor;
+ * ```
+ */
+export class Transformer extends tfl.layers.Layer {
+  static readonly className = 'Transformer';
+  readonly width: number;
+  readonly layers: number;
+  readonly heads: number;
+  readonly causal: boolean;
+  readonly init: TransformerInit;
+  readonly seed: number;
+  readonly resblocks: ResidualAttentionBlock[];
+
+  constructor(args: TransformerArgs) {
+    super(args);
+    checkPositiveInt('Transformer', 'width', args.width);
+    checkPositiveInt('Transformer', 'layers', args.layers);
+    checkPositiveInt('Transformer', 'heads', args.heads);
+    this.width = args.width;
+    this.layers = args.layers;
+    this.heads = args.heads;
+    this.causal = args.causal ?? TRANSFORMER_DEFAULTS.causal;
+    this.init = args.init ?? TRANSFORMER_DEFAULTS.init;
+    if (this.init !== 'clip' && this.init !== 'torch') {
+      throw new Error(`Transformer: init must be 'clip' or 'torch', got ${String(this.init)}`);
+    }
+    this.seed = args.seed ?? randomSeed();
+    const scale = this.width ** -0.5;
+    const initStd =
+      this.init === 'clip'
+        ? { attn: scale, proj: scale * (2 * this.layers) ** -0.5, fc: (2 * this.width) ** -0.5 }
+        : null;
+    this.resblocks = [];
+    for (let i = 0; i < this.layers; i++) {
+      this.resblocks.push(
+        new ResidualAttentionBlock({
+          width: this.width,
+          heads: this.heads,
+          causal: this.causal,
+          initStd,
+          seed: subSeed(this.seed, i),
+        }),
+      );
+    }
+  }
+
+  override build(_inputShape: tfl.Shape | tfl.Shape[]): void {
+    for (const block of this.resblocks) {
+      block.build([null, null, this.width]);
+      this._trainableWeights.push(...block.trainableWeights);
+    }
+    this.built = true;
+  }
+
+  /** The weights under their reference names (`resblocks.<i>.…`). */
+  referenceWeights(): ReferenceWeight[] {
+    return this.resblocks.flatMap((b, i) => prefixed(`resblocks.${i}`, b.referenceWeights()));
+  }
+
+  /** All blocks on flattened tokens `[B · L, width]` → new `[B · L, width]` (caller owns it). */
+  forwardFlat(x: tf.Tensor2D, batch: number, length: number): tf.Tensor2D {
+    return tf.tidy(() => {
+      let h = x;
+      for (const block of this.resblocks) h = block.forwardFlat(h, batch, length);
+      return h;
+    });
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    checkLastAxis('Transformer', 'input', x.shape, this.width);
+    const [b, l] = x.shape;
+    return tf.tidy(() => tf.reshape(this.forwardFlat(tf.reshape(x, [b * l, this.width]), b, l), x.shape));
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape | tfl.Shape[] {
+    return inputShape;
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      ...super.getConfig(),
+      width: this.width,
+      layers: this.layers,
+      heads: this.heads,
+      causal: this.causal,
+      init: this.init,
+      seed: this.seed,
+    };
+  }
+}
+tf.serialization.registerClass(Transformer);

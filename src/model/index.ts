@@ -1,0 +1,2 @@
+/** The IRRA model. */
+export { IRRA, type IRRABatch, type IRRACreateOptions, type IRRAForwardOutputs, type IRRALosses } from './irra';

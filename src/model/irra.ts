@@ -1,0 +1,581 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { type IRRAConfig, type IRRAConfigOptions, irraConfig, validateConfig } from '../config';
+import { CrossModalEncoder } from '../layers/cross_modal_encoder';
+import { MlmHead } from '../layers/mlm_head';
+import { argmaxRows, poolAt, TextTransformer } from '../layers/text_transformer';
+import { VisionTransformer } from '../layers/vision_transformer';
+import {
+  constantInit,
+  fromReferenceLayout,
+  normalInit,
+  prefixed,
+  type ReferenceWeight,
+  read1d,
+  read2d,
+  subSeed,
+  toReferenceLayout,
+} from '../layers/weights';
+import { cmpmLoss, idLoss, itcLoss, mlmLoss, sdmLoss } from '../losses';
+import { linear } from '../ops/linear';
+import { Rng } from '../ops/random';
+
+/** Options of {@link IRRA.create}. */
+export interface IRRACreateOptions {
+  /** Seed of the weight initialization; the same seed gives the same weights. Default: random. */
+  seed?: number;
+}
+
+/** One training batch. Every tensor stays owned by the caller. */
+export interface IRRABatch {
+  /** float32 NHWC `[B, H, W, 3]` images, normalized with CLIP's mean and std. */
+  images: tf.Tensor4D;
+  /** int32 `[B, contextLength]` caption ids, each row holding the end-of-text id. */
+  captionIds: tf.Tensor2D;
+  /** int32 `[B, contextLength]` masked caption ids (required when the config has 'mlm'). */
+  mlmIds?: tf.Tensor2D;
+  /** int32 `[B, contextLength]` MLM targets, 0 = not predicted (required with 'mlm'). */
+  mlmLabels?: tf.Tensor2D;
+  /** int32 `[B]` person identities, `0 <= pid < numClasses` when the config has 'id'. */
+  pids: tf.Tensor1D;
+  /** int32 `[B]` image ids for SDM's soft labels (optional). */
+  imageIds?: tf.Tensor1D;
+}
+
+/** Losses and accuracies of {@link IRRA.computeLosses}: new scalars, owned by the caller. */
+export interface IRRALosses {
+  sdm_loss?: tf.Scalar;
+  itc_loss?: tf.Scalar;
+  cmpm_loss?: tf.Scalar;
+  /** ID loss times `idLossWeight`. */
+  id_loss?: tf.Scalar;
+  /** MLM (IRR) loss times `mlmLossWeight`. */
+  mlm_loss?: tf.Scalar;
+  /** Share of images whose classifier argmax is their pid (with 'id'). */
+  img_acc?: tf.Scalar;
+  /** Share of captions whose classifier argmax is their pid (with 'id'). */
+  txt_acc?: tf.Scalar;
+  /** Share of labelled MLM positions predicted right (with 'mlm'). */
+  mlm_acc?: tf.Scalar;
+}
+
+/** Intermediate outputs of {@link IRRA.forward} (reference names): new tensors, owned by the caller. */
+export interface IRRAForwardOutputs {
+  /** `[B, numTokens, embed]` every image token after ln_post and proj. */
+  image_seq: tf.Tensor3D;
+  /** `[B, contextLength, embed]` every caption token after ln_final and text_projection. */
+  text_seq: tf.Tensor3D;
+  /** `[B, embed]` token 0 of `image_seq`. */
+  image_feats: tf.Tensor2D;
+  /** `[B, embed]` the end-of-text token of `text_seq`. */
+  text_feats: tf.Tensor2D;
+  /** `[B, contextLength, embed]` every token of the masked captions (with 'mlm'). */
+  mlm_text_seq?: tf.Tensor3D;
+  /** `[B, contextLength, embed]` the cross-modal encoder's output (with 'mlm'). */
+  fused?: tf.Tensor3D;
+  /** `[B, contextLength, vocab]` the MLM head's scores (with 'mlm'). */
+  mlm_logits?: tf.Tensor3D;
+}
+
+const shapeOf = (t: tf.Tensor): string => `[${t.shape.join(', ')}]`;
+
+/**
+ * IRRA (Jiang & Ye, CVPR 2023): the CLIP image and text towers, the implicit-relation-reasoning
+ * fusion (cross-modal encoder + MLM head) and the ID classifier, with the paper's losses.
+ * Parameters live under the reference PyTorch names and are stored in the layout fastest for tfjs
+ * (Linear kernels `[in, out]`); {@link IRRA.stateDict} / {@link IRRA.loadStateDict} speak the
+ * reference layout.
+ *
+ * @example
+ * ```ts
+ * const model = IRRA.create(irraConfig({ preset: 'tiny' }), { seed: 1 });
+ * const feats = model.encodeImage(tf.zeros([2, 32, 16, 3]) as tf.Tensor4D); // [2, 128]
+ * feats.dispose();
+ * model.dispose();
+ * ```
+ */
+export class IRRA {
+  /** The validated configuration. */
+  readonly config: IRRAConfig;
+  /** The image tower (`base_model.visual`). */
+  readonly visual: VisionTransformer;
+  /** The text tower (`base_model` text parts). */
+  readonly text: TextTransformer;
+  /** The fusion encoder (present when the config has 'mlm'). */
+  readonly crossModal: CrossModalEncoder | null;
+  /** The MLM head (present when the config has 'mlm'). */
+  readonly mlmHead: MlmHead | null;
+  private readonly classifierWeight: tfl.LayerVariable | null;
+  private readonly classifierBias: tfl.LayerVariable | null;
+  private readonly entries: ReferenceWeight[];
+  private readonly byName: Map<string, ReferenceWeight>;
+  private disposed = false;
+
+  private constructor(config: IRRAConfig, seed: number) {
+    validateConfig(config);
+    this.config = config;
+    const c = config;
+    this.visual = new VisionTransformer({
+      imageSize: c.imageSize,
+      patchSize: c.visionPatchSize,
+      strideSize: c.strideSize,
+      width: c.visionWidth,
+      layers: c.visionLayers,
+      heads: c.visionHeads,
+      outputDim: c.embedDim,
+      seed: subSeed(seed, 0),
+    });
+    this.text = new TextTransformer({
+      contextLength: c.contextLength,
+      vocabSize: c.vocabSize,
+      width: c.transformerWidth,
+      layers: c.transformerLayers,
+      heads: c.transformerHeads,
+      outputDim: c.embedDim,
+      seed: subSeed(seed, 1),
+    });
+    this.visual.build([null, c.imageSize[0], c.imageSize[1], 3]);
+    this.text.build([null, c.contextLength]);
+    const textEntries = this.text.referenceWeights();
+    const textOwn = new Set(['positional_embedding', 'text_projection']);
+    const entries: ReferenceWeight[] = [
+      ...prefixed(
+        'base_model',
+        textEntries.filter((e) => textOwn.has(e.name)),
+      ),
+      ...prefixed('base_model.visual', this.visual.referenceWeights()),
+      ...prefixed(
+        'base_model',
+        textEntries.filter((e) => !textOwn.has(e.name)),
+      ),
+    ];
+    if (c.lossNames.includes('id')) {
+      const rng = new Rng(subSeed(seed, 2));
+      this.classifierWeight = new tfl.LayerVariable(
+        normalInit(rng, 0.001).apply([c.embedDim, c.numClasses], 'float32'),
+        'float32',
+        'classifier.weight',
+      );
+      this.classifierBias = new tfl.LayerVariable(
+        constantInit(0).apply([c.numClasses], 'float32'),
+        'float32',
+        'classifier.bias',
+      );
+      entries.push(
+        { name: 'classifier.weight', weight: this.classifierWeight, layout: 'linear' },
+        { name: 'classifier.bias', weight: this.classifierBias, layout: 'identity' },
+      );
+    } else {
+      this.classifierWeight = null;
+      this.classifierBias = null;
+    }
+    if (c.lossNames.includes('mlm')) {
+      this.crossModal = new CrossModalEncoder({
+        width: c.embedDim,
+        heads: c.crossHeads,
+        depth: c.cmtDepth,
+        seed: subSeed(seed, 3),
+      });
+      const scale = c.embedDim ** -0.5;
+      this.mlmHead = new MlmHead({
+        width: c.embedDim,
+        vocabSize: c.vocabSize,
+        denseStd: (2 * c.embedDim) ** -0.5,
+        fcStd: scale * (2 * c.cmtDepth) ** -0.5,
+        seed: subSeed(seed, 4),
+      });
+      this.crossModal.build([null, null, c.embedDim]);
+      this.mlmHead.build([null, null, c.embedDim]);
+      entries.push(...this.crossModal.referenceWeights(), ...prefixed('mlm_head', this.mlmHead.referenceWeights()));
+    } else {
+      this.crossModal = null;
+      this.mlmHead = null;
+    }
+    this.entries = entries;
+    this.byName = new Map(entries.map((e) => [e.name, e]));
+  }
+
+  /**
+   * A new model with the reference's random initialization (CLIP's `initialize_parameters` for the
+   * towers, IRRA's `build.py` init for the fusion and classifier). Reproducible with `opts.seed`.
+   * The caller owns the model: call {@link IRRA.dispose}.
+   */
+  static create(config: IRRAConfig, opts: IRRACreateOptions = {}): IRRA {
+    return new IRRA(config, opts.seed ?? Math.floor(Math.random() * 2 ** 31));
+  }
+
+  /**
+   * A model built from a state dict in reference names and layout (as saved by the reference
+   * IRRA), inferring from the shapes what they tell, as `build_CLIP_from_openai_pretrained`:
+   * widths, layers, patch size, context length, vocabulary, embedding width, `cmtDepth`,
+   * `numClasses`, and heads = width / 64 (override when different). `overrides` supplies what
+   * shapes cannot (`imageSize`, `strideSize`, `lossNames`, `temperature`, loss weights); without
+   * `imageSize` the grid must be square with stride = patch. The map's tensors are copied; the
+   * caller keeps ownership of them.
+   *
+   * @throws Error when a needed weight is missing or an override contradicts the shapes.
+   */
+  static fromStateDict(map: Map<string, tf.Tensor>, overrides: Partial<IRRAConfig> = {}): IRRA {
+    const need = (name: string): tf.Tensor => {
+      const t = map.get(name);
+      if (!t) throw new Error(`IRRA.fromStateDict: state dict has no '${name}', which the architecture needs`);
+      return t;
+    };
+    const countBlocks = (prefix: string): number => {
+      const ids = new Set<string>();
+      for (const k of map.keys()) {
+        if (k.startsWith(prefix)) ids.add(k.slice(prefix.length).split('.')[0]);
+      }
+      return ids.size;
+    };
+    const conv = need('base_model.visual.conv1.weight');
+    const patch = conv.shape[3] as number;
+    const visionWidth = conv.shape[0];
+    const posRows = need('base_model.visual.positional_embedding').shape[0];
+    const strideSize: number = overrides.strideSize ?? patch;
+    let imageSize = overrides.imageSize;
+    if (!imageSize) {
+      const g = Math.round(Math.sqrt(posRows - 1));
+      if (g * g !== posRows - 1 || strideSize !== patch) {
+        throw new Error(
+          `IRRA.fromStateDict: cannot infer imageSize from ${posRows - 1} patch positions; pass overrides.imageSize (and strideSize)`,
+        );
+      }
+      imageSize = [g * patch, g * patch];
+    }
+    const ny = Math.floor((imageSize[0] - patch) / strideSize) + 1;
+    const nx = Math.floor((imageSize[1] - patch) / strideSize) + 1;
+    if (ny * nx + 1 !== posRows) {
+      throw new Error(
+        `IRRA.fromStateDict: imageSize [${imageSize}] with patch ${patch} and stride ${strideSize} gives ${ny}×${nx}+1 = ${ny * nx + 1} positions, but base_model.visual.positional_embedding has ${posRows}`,
+      );
+    }
+    const hasClassifier = map.has('classifier.weight');
+    const hasFusion = map.has('cross_attn.in_proj_weight');
+    const inferredLosses: IRRAConfig['lossNames'] = ['sdm'];
+    if (hasClassifier) inferredLosses.push('id');
+    if (hasFusion) inferredLosses.push('mlm');
+    const lossNames = overrides.lossNames ?? inferredLosses;
+    if (lossNames.includes('id') && !hasClassifier) {
+      throw new Error("IRRA.fromStateDict: overrides.lossNames has 'id' but the state dict has no classifier.weight");
+    }
+    if (lossNames.includes('mlm') && !hasFusion) {
+      throw new Error("IRRA.fromStateDict: overrides.lossNames has 'mlm' but the state dict has no cross_attn weights");
+    }
+    const transformerWidth = need('base_model.ln_final.weight').shape[0];
+    const embedDim = need('base_model.text_projection').shape[1];
+    const inferred: IRRAConfigOptions = {
+      embedDim,
+      imageSize: [imageSize[0], imageSize[1]],
+      visionLayers: countBlocks('base_model.visual.transformer.resblocks.'),
+      visionWidth,
+      visionPatchSize: patch,
+      strideSize,
+      contextLength: need('base_model.positional_embedding').shape[0],
+      vocabSize: need('base_model.token_embedding.weight').shape[0],
+      transformerWidth,
+      transformerLayers: countBlocks('base_model.transformer.resblocks.'),
+      cmtDepth: hasFusion ? countBlocks('cross_modal_transformer.resblocks.') : (overrides.cmtDepth ?? 4),
+      numClasses: hasClassifier ? need('classifier.weight').shape[0] : (overrides.numClasses ?? 1),
+      lossNames,
+    };
+    for (const [k, v] of Object.entries(inferred)) {
+      const o = overrides[k as keyof IRRAConfig];
+      if (o !== undefined && JSON.stringify(o) !== JSON.stringify(v)) {
+        throw new Error(
+          `IRRA.fromStateDict: overrides.${k} = ${JSON.stringify(o)} contradicts the state dict's ${JSON.stringify(v)}`,
+        );
+      }
+    }
+    const config = irraConfig({ preset: 'ViT-B/16', ...overrides, ...inferred });
+    const model = new IRRA(config, 0);
+    try {
+      model.loadStateDict(map);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    return model;
+  }
+
+  /** The logit scale of the similarity losses, `1 / temperature` (a constant, not learned). */
+  get logitScale(): number {
+    return 1 / this.config.temperature;
+  }
+
+  private assertLive(): void {
+    if (this.disposed) throw new Error('IRRA: this model has been disposed');
+  }
+
+  /** Reference name → the tf.Variable as stored (not copies: training updates these). */
+  namedParameters(): Map<string, tf.Variable> {
+    this.assertLive();
+    return new Map(this.entries.map((e) => [e.name, e.weight.read() as tf.Variable]));
+  }
+
+  /** Every parameter as a new tensor in the reference (PyTorch) layout; the caller owns them. */
+  stateDict(): Map<string, tf.Tensor> {
+    this.assertLive();
+    return new Map(this.entries.map((e) => [e.name, toReferenceLayout(e.weight.read(), e.layout)]));
+  }
+
+  /**
+   * Maps a tensor shaped like the stored variable `name` (its gradient, say) to the reference
+   * layout. Returns a new tensor owned by the caller; `t` stays the caller's.
+   */
+  toReferenceLayout(name: string, t: tf.Tensor): tf.Tensor {
+    const e = this.byName.get(name);
+    if (!e) throw new Error(`IRRA.toReferenceLayout: no parameter named '${name}'`);
+    if (!tf.util.arraysEqual(t.shape, e.weight.shape as number[])) {
+      throw new Error(`IRRA.toReferenceLayout: '${name}' is stored as [${e.weight.shape}], got ${shapeOf(t)}`);
+    }
+    return toReferenceLayout(t, e.layout);
+  }
+
+  /**
+   * Copies every parameter from a map of reference names → float32 tensors in the reference
+   * layout. The map's tensors stay owned by the caller.
+   *
+   * @throws Error listing every missing, unexpected and misshapen name at once (nothing is loaded).
+   */
+  loadStateDict(map: Map<string, tf.Tensor>): void {
+    this.assertLive();
+    const missing: string[] = [];
+    const misshapen: string[] = [];
+    for (const e of this.entries) {
+      const t = map.get(e.name);
+      if (!t) {
+        missing.push(e.name);
+        continue;
+      }
+      const want = referenceShape(e);
+      if (!tf.util.arraysEqual(t.shape, want)) misshapen.push(`${e.name} (expected [${want}], got ${shapeOf(t)})`);
+      else if (t.dtype !== 'float32') misshapen.push(`${e.name} (expected float32, got ${t.dtype})`);
+    }
+    const unexpected = [...map.keys()].filter((k) => !this.byName.has(k));
+    if (missing.length || unexpected.length || misshapen.length) {
+      const parts: string[] = [];
+      if (missing.length) parts.push(`missing: ${missing.join(', ')}`);
+      if (unexpected.length) parts.push(`unexpected: ${unexpected.join(', ')}`);
+      if (misshapen.length) parts.push(`misshapen: ${misshapen.join(', ')}`);
+      throw new Error(`IRRA.loadStateDict: the state dict does not match the model; ${parts.join('; ')}`);
+    }
+    for (const e of this.entries) {
+      const stored = fromReferenceLayout(map.get(e.name) as tf.Tensor, e.layout);
+      e.weight.write(stored);
+      stored.dispose();
+    }
+  }
+
+  /** Number of scalar parameters. */
+  countParams(): number {
+    return this.entries.reduce((s, e) => s + e.weight.shape.reduce((a, b) => (a as number) * (b as number), 1)!, 0);
+  }
+
+  /** Number of parameter tensors. */
+  countTensors(): number {
+    return this.entries.length;
+  }
+
+  /**
+   * Global image features (token 0 after ln_post and proj) of float32 NHWC images
+   * `[B, H, W, 3]` → new `[B, embedDim]`, owned by the caller.
+   * @throws Error on a wrong rank, size, layout (NCHW) or dtype.
+   */
+  encodeImage(images: tf.Tensor4D): tf.Tensor2D {
+    this.assertLive();
+    return this.visual.pooled(images);
+  }
+
+  /**
+   * Global text features (the end-of-text token) of int32 ids `[B, contextLength]` → new
+   * `[B, embedDim]`, owned by the caller.
+   * @throws Error on a wrong shape or dtype, an id ≥ vocabSize, or a row with no end-of-text id.
+   */
+  encodeText(ids: tf.Tensor2D): tf.Tensor2D {
+    this.assertLive();
+    return this.text.pooled(ids);
+  }
+
+  /** Every image token `[B, numTokens, embedDim]` (new tensor, caller owns it). */
+  encodeImageTokens(images: tf.Tensor4D): tf.Tensor3D {
+    this.assertLive();
+    return this.visual.tokens(images);
+  }
+
+  /** Every text token `[B, contextLength, embedDim]` (new tensor, caller owns it). */
+  encodeTextTokens(ids: tf.Tensor2D): tf.Tensor3D {
+    this.assertLive();
+    return this.text.tokens(ids, { requireEot: false });
+  }
+
+  /** Validates a batch against the config; returns the batch size and caption ids' values. */
+  private checkBatch(batch: IRRABatch): { b: number; captionIds: Int32Array } {
+    this.assertLive();
+    const { images, captionIds, pids } = batch;
+    this.visual.checkImages(images, 'batch.images');
+    const ids = this.text.checkIds(captionIds, 'batch.captionIds');
+    const b = images.shape[0];
+    const sameBatch = (name: string, t: tf.Tensor): void => {
+      if (t.shape[0] !== b) {
+        throw new Error(`${name} must have batch size ${b} (that of batch.images), got shape ${shapeOf(t)}`);
+      }
+    };
+    sameBatch('batch.captionIds', captionIds);
+    if (pids.rank !== 1 || pids.dtype !== 'int32') {
+      throw new Error(`batch.pids must be int32 [${b}], got ${pids.dtype} ${shapeOf(pids)}`);
+    }
+    sameBatch('batch.pids', pids);
+    if (this.config.lossNames.includes('id')) {
+      const v = pids.dataSync();
+      const bad = v.findIndex((p) => p < 0 || p >= this.config.numClasses);
+      if (bad >= 0) {
+        throw new Error(`batch.pids must lie in [0, ${this.config.numClasses}) (numClasses), got ${v[bad]} at ${bad}`);
+      }
+    }
+    if (batch.imageIds) {
+      if (batch.imageIds.rank !== 1 || batch.imageIds.dtype !== 'int32') {
+        throw new Error(`batch.imageIds must be int32 [${b}], got ${batch.imageIds.dtype} ${shapeOf(batch.imageIds)}`);
+      }
+      sameBatch('batch.imageIds', batch.imageIds);
+    }
+    if (this.config.lossNames.includes('mlm')) {
+      if (!batch.mlmIds || !batch.mlmLabels) {
+        throw new Error("batch.mlmIds and batch.mlmLabels are required when the config's lossNames has 'mlm'");
+      }
+      this.text.checkIds(batch.mlmIds, 'batch.mlmIds', { requireEot: false });
+      this.text.checkIds(batch.mlmLabels, 'batch.mlmLabels', { requireEot: false });
+      sameBatch('batch.mlmIds', batch.mlmIds);
+      sameBatch('batch.mlmLabels', batch.mlmLabels);
+    }
+    return { b, captionIds: ids };
+  }
+
+  /** The shared forward pass: flattened intermediate tensors (inside the caller's tidy). */
+  private run(batch: IRRABatch, full: boolean) {
+    const { b, captionIds } = this.checkBatch(batch);
+    const c = this.config;
+    const n = this.visual.numTokens;
+    const l = c.contextLength;
+    const vw = this.visual.width;
+    const tw = this.text.width;
+    const imageTrunk = this.visual.trunk(batch.images);
+    const needSeq = full || this.crossModal !== null;
+    const imageSeq = needSeq ? this.visual.head(imageTrunk) : null;
+    const imageFeats = imageSeq
+      ? (tf.reshape(tf.slice(tf.reshape(imageSeq, [b, n, c.embedDim]), [0, 0, 0], [b, 1, c.embedDim]), [
+          b,
+          c.embedDim,
+        ]) as tf.Tensor2D)
+      : this.visual.head(
+          tf.reshape(tf.slice(tf.reshape(imageTrunk, [b, n, vw]), [0, 0, 0], [b, 1, vw]), [b, vw]) as tf.Tensor2D,
+        );
+    const textTrunk = this.text.trunk(batch.captionIds);
+    const eot = argmaxRows(captionIds, b, l);
+    const textSeq = full ? this.text.head(textTrunk) : null;
+    const textFeats = textSeq
+      ? poolAt(tf.reshape(textSeq, [b, l, c.embedDim]), eot)
+      : this.text.head(poolAt(tf.reshape(textTrunk, [b, l, tw]), eot));
+    let mlmTextSeq: tf.Tensor2D | null = null;
+    let fused: tf.Tensor2D | null = null;
+    let scores: tf.Tensor2D | null = null;
+    if (this.crossModal && this.mlmHead && batch.mlmIds) {
+      mlmTextSeq = this.text.head(this.text.trunk(batch.mlmIds));
+      fused = this.crossModal.forwardFlat(mlmTextSeq, imageSeq as tf.Tensor2D, b, l, n);
+      scores = this.mlmHead.forwardFlat(fused);
+    }
+    return { b, imageSeq, imageFeats, textSeq, textFeats, mlmTextSeq, fused, scores };
+  }
+
+  /**
+   * The reference forward pass's intermediate outputs (for parity checks and inspection):
+   * `image_seq`, `text_seq`, `image_feats`, `text_feats` and, with 'mlm', `mlm_text_seq`,
+   * `fused`, `mlm_logits`. New tensors, owned by the caller.
+   */
+  forward(batch: IRRABatch): IRRAForwardOutputs {
+    return tf.tidy(() => {
+      const r = this.run(batch, true);
+      const c = this.config;
+      const l = c.contextLength;
+      const out: IRRAForwardOutputs = {
+        image_seq: tf.reshape(r.imageSeq as tf.Tensor, [r.b, this.visual.numTokens, c.embedDim]),
+        text_seq: tf.reshape(r.textSeq as tf.Tensor, [r.b, l, c.embedDim]),
+        image_feats: r.imageFeats,
+        text_feats: r.textFeats,
+      };
+      if (r.mlmTextSeq && r.fused && r.scores) {
+        out.mlm_text_seq = tf.reshape(r.mlmTextSeq, [r.b, l, c.embedDim]);
+        out.fused = tf.reshape(r.fused, [r.b, l, c.embedDim]);
+        out.mlm_logits = tf.reshape(r.scores, [r.b, l, c.vocabSize]);
+      }
+      return out as unknown as tf.TensorContainerObject;
+    }) as unknown as IRRAForwardOutputs;
+  }
+
+  /**
+   * Every loss the config names (`sdm_loss`, `itc_loss`, `cmpm_loss`, `id_loss` × idLossWeight,
+   * `mlm_loss` × mlmLossWeight) and the accuracies `img_acc`, `txt_acc` (with 'id') and `mlm_acc`
+   * (with 'mlm'), as the reference `IRRA.forward`. New scalars, owned by the caller; differentiable
+   * with respect to {@link IRRA.namedParameters} (e.g. inside `tf.variableGrads`).
+   *
+   * @throws Error on a malformed batch (shapes, dtypes, id ranges, batch sizes that disagree).
+   */
+  computeLosses(batch: IRRABatch): IRRALosses {
+    return tf.tidy(() => {
+      const r = this.run(batch, false);
+      const c = this.config;
+      const s = this.logitScale;
+      const out: IRRALosses = {};
+      const names = c.lossNames;
+      if (names.includes('itc')) out.itc_loss = itcLoss(r.imageFeats, r.textFeats, s);
+      if (names.includes('sdm')) {
+        out.sdm_loss = sdmLoss(
+          r.imageFeats,
+          r.textFeats,
+          batch.pids,
+          s,
+          batch.imageIds ? { imageIds: batch.imageIds } : {},
+        );
+      }
+      if (names.includes('cmpm')) out.cmpm_loss = cmpmLoss(r.imageFeats, r.textFeats, batch.pids);
+      if (names.includes('id') && this.classifierWeight && this.classifierBias) {
+        const w = read2d(this.classifierWeight);
+        const bias = read1d(this.classifierBias);
+        const imageLogits = linear(r.imageFeats, w, bias);
+        const textLogits = linear(r.textFeats, w, bias);
+        out.id_loss = tf.mul(idLoss(imageLogits, textLogits, batch.pids), c.idLossWeight) as tf.Scalar;
+        out.img_acc = accuracy(imageLogits, batch.pids);
+        out.txt_acc = accuracy(textLogits, batch.pids);
+      }
+      if (r.scores && batch.mlmLabels) {
+        const labels = tf.reshape(batch.mlmLabels, [-1]) as tf.Tensor1D;
+        out.mlm_loss = tf.mul(mlmLoss(r.scores, labels), c.mlmLossWeight) as tf.Scalar;
+        const labelled = tf.cast(tf.notEqual(labels, 0), 'float32');
+        const right = tf.mul(tf.cast(tf.equal(tf.argMax(r.scores, 1), labels), 'float32'), labelled);
+        out.mlm_acc = tf.div(tf.sum(right), tf.sum(labelled)) as tf.Scalar;
+      }
+      return out as unknown as tf.TensorContainerObject;
+    }) as unknown as IRRALosses;
+  }
+
+  /** Frees every parameter. The model cannot be used afterwards. */
+  dispose(): void {
+    if (this.disposed) return;
+    for (const e of this.entries) e.weight.dispose();
+    this.disposed = true;
+  }
+}
+
+/** The reference-layout shape of a stored weight. */
+function referenceShape(e: ReferenceWeight): number[] {
+  const s = e.weight.shape as number[];
+  if (e.layout === 'identity') return [...s];
+  if (e.layout === 'linear') return [s[1], s[0]];
+  const [kh, kw, c] = e.layout.conv;
+  return [s[1], c, kh, kw];
+}
+
+/** Mean of `argmax(logits, 1) == labels` as a float32 scalar. */
+function accuracy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+  return tf.mean(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32')) as tf.Scalar;
+}
