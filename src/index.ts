@@ -6,6 +6,7 @@
  */
 import '@tensorflow/tfjs-layers';
 
+export * from './backends';
 export {
   CONFIG_DEFAULTS,
   type IRRAConfig,
@@ -17,7 +18,6 @@ export {
   presets,
   validateConfig,
 } from './config';
-export * from './backends';
 export {
   type CaptionBatch,
   EVALUATOR_DEFAULTS,
@@ -29,6 +29,25 @@ export {
   type RetrievalEncoder,
 } from './eval/evaluator';
 export { type PidsLike, RANK_DEFAULTS, type RankOptions, type RankResult, rank, rankAsync } from './eval/rank';
+export {
+  buildSynthVocabulary,
+  GARMENT_COLORS,
+  GARMENT_RGB,
+  generateSynthPedes,
+  HAIR_COLORS,
+  type PersonAttributes,
+  SYNTHPEDES_DEFAULTS,
+  type SynthPedes,
+  type SynthPedesDataset,
+  type SynthPedesOptions,
+  type SynthRegions,
+  type SynthSample,
+  type SynthVariation,
+  type SynthVocabulary,
+  synthPedesAsDataset,
+  toNormalizedNHWC,
+} from './data/synthpedes';
+export * from './data/index';
 export * from './layers/index';
 export { type CmpmLossOptions, cmpmLoss, idLoss, itcLoss, mlmLoss, type SdmLossOptions, sdmLoss } from './losses';
 export * from './model/index';
