@@ -49,6 +49,7 @@ export {
 } from './data/synthpedes';
 export * from './data/index';
 export * from './layers/index';
+export * from './data/index';
 export { type CmpmLossOptions, cmpmLoss, idLoss, itcLoss, mlmLoss, type SdmLossOptions, sdmLoss } from './losses';
 export * from './model/index';
 export * from './train/index';

@@ -32,7 +32,6 @@ export {
   type TrainBatch,
 } from './batch';
 export { type DecodedImage, decodeImage, decodeImageBrowser, readImageFile, sniffImageFormat } from './image';
-export type { Rng } from './random';
 export { type BatchSampler, RandomIdentitySampler, RandomSampler } from './samplers';
 export {
   applyTransform,
