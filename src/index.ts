@@ -18,17 +18,7 @@ export {
   presets,
   validateConfig,
 } from './config';
-export {
-  type CaptionBatch,
-  EVALUATOR_DEFAULTS,
-  type EvaluationData,
-  type EvaluationResult,
-  Evaluator,
-  type EvaluatorOptions,
-  type ImageBatch,
-  type RetrievalEncoder,
-} from './eval/evaluator';
-export { type PidsLike, RANK_DEFAULTS, type RankOptions, type RankResult, rank, rankAsync } from './eval/rank';
+export * from './data/index';
 export {
   buildSynthVocabulary,
   GARMENT_COLORS,
@@ -47,9 +37,18 @@ export {
   synthPedesAsDataset,
   toNormalizedNHWC,
 } from './data/synthpedes';
-export * from './data/index';
+export {
+  type CaptionBatch,
+  EVALUATOR_DEFAULTS,
+  type EvaluationData,
+  type EvaluationResult,
+  Evaluator,
+  type EvaluatorOptions,
+  type ImageBatch,
+  type RetrievalEncoder,
+} from './eval/evaluator';
+export { type PidsLike, RANK_DEFAULTS, type RankOptions, type RankResult, rank, rankAsync } from './eval/rank';
 export * from './layers/index';
-export * from './data/index';
 export { type CmpmLossOptions, cmpmLoss, idLoss, itcLoss, mlmLoss, type SdmLossOptions, sdmLoss } from './losses';
 export * from './model/index';
 export * from './train/index';
