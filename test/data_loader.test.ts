@@ -22,6 +22,8 @@ import { type DecodedImage, decodeImage, readImageFile, sniffImageFormat } from 
 import { seededRng } from '../src/data/random';
 import { buildTransforms } from '../src/data/transforms';
 import type { EvaluationData } from '../src/eval/evaluator';
+import { buildMlmInputs, ClipTokenizer } from '../src/tokenizer';
+import { vocabPath } from './helpers/fixtures';
 
 const CTX = 8;
 
@@ -270,6 +272,27 @@ describe('DataLoader', () => {
     expect(() => new DataLoader(samples, options({ sampler: 'triplet' as 'random' }))).toThrow(
       "DataLoader: sampler must be 'random', 'identity' or a BatchSampler, got triplet",
     );
+  });
+});
+
+describe('with the CLIP tokenizer', () => {
+  it('takes a ClipTokenizer as encoder and buildMlmInputs through rowwiseMask', async () => {
+    const tokenizer = await ClipTokenizer.fromFile(vocabPath());
+    const b = await buildBatch(samples.slice(0, 2), {
+      transform,
+      encodeText: tokenizer,
+      mask: rowwiseMask((row, rng) => buildMlmInputs(row, { rng })),
+      loadImage: async (s) => pixelsOf(s),
+      rng: seededRng(2),
+    });
+    const ids = b.captionIds.dataSync();
+    expect(Array.from(ids.slice(0, 77))).toEqual(
+      Array.from(tokenizer.tokenizeToArray([samples[0].caption], { contextLength: 77 })),
+    );
+    expect(ids[0]).toBe(49406);
+    const labels = b.mlmLabels!.dataSync();
+    for (let r = 0; r < 2; r++) expect(labels.slice(r * 77, r * 77 + 77).some((v) => v !== 0)).toBe(true);
+    disposeBatch(b);
   });
 });
 
