@@ -88,12 +88,12 @@ function expectSame(a: RankResult, b: RankResult, eps = 1e-9): void {
  * Random retrieval problems: q × g similarity, gallery pids from a small set, and query pids drawn
  * from the gallery's (so every query has a match). `distinct` makes all similarity values differ.
  */
-function problem(distinct: boolean) {
+function problem(distinct: boolean, sizes = { minG: 1, maxG: 12, maxPid: 3 }) {
   return fc
-    .record({ q: fc.integer({ min: 1, max: 7 }), g: fc.integer({ min: 1, max: 12 }) })
+    .record({ q: fc.integer({ min: 1, max: 7 }), g: fc.integer({ min: sizes.minG, max: sizes.maxG }) })
     .chain(({ q, g }) =>
       fc.record({
-        gPids: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: g, maxLength: g }),
+        gPids: fc.array(fc.integer({ min: 0, max: sizes.maxPid }), { minLength: g, maxLength: g }),
         pick: fc.array(fc.nat({ max: g - 1 }), { minLength: q, maxLength: q }),
         values: distinct
           ? fc.uniqueArray(fc.integer({ min: -5000, max: 5000 }), { minLength: q * g, maxLength: q * g })
@@ -349,6 +349,15 @@ describe('rank: properties', () => {
         expectSame(run(sim, qPids, gPids, gPids.length, transposed), naiveRank(sim, qPids, gPids, gPids.length));
       }),
       { numRuns: 150 },
+    );
+  });
+
+  it('equals the transcription with many matches per query (more than 16: the binary-search path)', () => {
+    fc.assert(
+      fc.property(problem(false, { minG: 34, maxG: 60, maxPid: 1 }), ({ sim, qPids, gPids }) => {
+        expectSame(run(sim, qPids, gPids), naiveRank(sim, qPids, gPids, gPids.length));
+      }),
+      { numRuns: 40 },
     );
   });
 

@@ -105,17 +105,26 @@ async function pidsAsync(pids: PidsLike): Promise<ArrayLike<number>> {
 }
 
 /**
+ * Up to this many matches per query, each gallery item is compared with every match without
+ * branches (fast on random-looking rows, where branches mispredict); above it, a binary search.
+ */
+const LINEAR_MATCHES = 16;
+
+/**
  * Accumulates the metrics query by query. For each query it needs only the positions of its
  * matches in the gallery ranked by descending similarity, and finds them without sorting: with
- * the matches ordered among themselves, one pass over the row counts, for each match, the
- * gallery items that precede it. O(numGallery · log #matches) per query, no allocation per row.
+ * the matches ordered among themselves, one pass over the row counts, for each gallery item, how
+ * many matches it outranks. O(numGallery · min(m, log m + c)) per query for m matches, no
+ * allocation per row.
  */
 class RankAccumulator {
   private readonly matchesOf = new Map<number, Int32Array>();
   private readonly firstHitCount: Float64Array;
+  /** Similarity and gallery index of the current query's matches, in ranking order. */
   private readonly val: Float64Array;
   private readonly idx: Int32Array;
-  private readonly before: Float64Array;
+  /** `outranking[c]`: gallery items (matches included) that outrank exactly the last c matches. */
+  private readonly outranking: Int32Array;
   private sumAP = 0;
   private sumINP = 0;
 
@@ -138,13 +147,13 @@ class RankAccumulator {
     this.firstHitCount = new Float64Array(numGallery);
     this.val = new Float64Array(most);
     this.idx = new Int32Array(most);
-    this.before = new Float64Array(most);
+    this.outranking = new Int32Array(most + 1);
   }
 
   /** Adds `rows` queries starting at query `row0`, their similarity rows in `data` (row-major). */
   addRows(data: Float32Array, row0: number, rows: number): void {
     const g = this.numGallery;
-    const { val, idx, before } = this;
+    const { val, idx, outranking } = this;
     for (let r = 0; r < rows; r++) {
       const q = row0 + r;
       const base = r * g;
@@ -170,33 +179,53 @@ class RankAccumulator {
         }
         val[s] = v;
         idx[s] = j;
-        before[t] = 0;
       }
-      const lastV = val[m - 1];
-      const lastJ = idx[m - 1];
-      for (let i = 0; i < g; i++) {
-        const x = data[base + i];
-        if (x < lastV || (x === lastV && i >= lastJ)) continue;
-        if (Number.isNaN(x)) throw new Error(`rank: similarity[${q}, ${i}] is NaN`);
-        // Item i precedes the matches from `lo` on; find the first such match.
-        let lo = 0;
-        let hi = m - 1;
-        while (lo < hi) {
-          const mid = (lo + hi) >> 1;
-          if (x > val[mid] || (x === val[mid] && i < idx[mid])) hi = mid;
-          else lo = mid + 1;
-        }
-        before[lo]++;
-      }
-      // before[t] becomes the 0-based position of the t-th match in the ranking.
+      outranking.fill(0, 0, m + 1);
+      if (m <= LINEAR_MATCHES) this.countLinear(data, base, m, q);
+      else this.countBinary(data, base, m, q);
+      // Match t (0-based) is preceded by every item that outranks at least the last m - t matches.
+      let position = 0;
       let ap = 0;
       for (let t = 0; t < m; t++) {
-        if (t > 0) before[t] += before[t - 1];
-        ap += (t + 1) / (before[t] + 1);
+        position += outranking[m - t];
+        if (t === 0) this.firstHitCount[position]++;
+        ap += (t + 1) / (position + 1);
       }
-      this.firstHitCount[before[0]]++;
       this.sumAP += ap / m;
-      this.sumINP += m / (before[m - 1] + 1);
+      this.sumINP += m / (position + 1);
+    }
+  }
+
+  /** Item i outranks match t when its similarity is larger, or equal with a smaller index. */
+  private countLinear(data: Float32Array, base: number, m: number, q: number): void {
+    const { val, idx, outranking } = this;
+    for (let i = 0; i < this.numGallery; i++) {
+      const x = data[base + i];
+      if (Number.isNaN(x)) throw new Error(`rank: similarity[${q}, ${i}] is NaN`);
+      let c = 0;
+      for (let t = 0; t < m; t++) {
+        const v = val[t];
+        c += +(x > v);
+        if (x === v && i < idx[t]) c++;
+      }
+      outranking[c]++;
+    }
+  }
+
+  /** As countLinear, finding the first outranked match by binary search (the outranked ones are a suffix). */
+  private countBinary(data: Float32Array, base: number, m: number, q: number): void {
+    const { val, idx, outranking } = this;
+    for (let i = 0; i < this.numGallery; i++) {
+      const x = data[base + i];
+      if (Number.isNaN(x)) throw new Error(`rank: similarity[${q}, ${i}] is NaN`);
+      let lo = 0;
+      let hi = m;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (x > val[mid] || (x === val[mid] && i < idx[mid])) hi = mid;
+        else lo = mid + 1;
+      }
+      outranking[m - lo]++;
     }
   }
 
