@@ -61,6 +61,9 @@ function shadeAcross(u: number): number {
   return 1.04 - 0.12 * v - 0.24 * v * v;
 }
 
+/** Working buffer reused across images of the same size (every pixel is overwritten by the background). */
+let scratch = new Float32Array(0);
+
 /** A float HWC RGB image in [0, 1] with signed-distance painting. */
 class Canvas {
   readonly data: Float32Array;
@@ -68,7 +71,8 @@ class Canvas {
     readonly h: number,
     readonly w: number,
   ) {
-    this.data = new Float32Array(h * w * 3);
+    if (scratch.length !== h * w * 3) scratch = new Float32Array(h * w * 3);
+    this.data = scratch;
   }
 
   /**
@@ -316,14 +320,15 @@ export function renderPerson(
   const accent = (col: Col): Col => (lum(col) > 0.45 ? darker(col, 0.6) : mix(col, [1, 1, 1], 0.35));
 
   // pose
-  const swing = rng.range(-1, 1);
+  const swingL = rng.range(-1, 1);
+  const swingR = rng.range(-1, 1);
   const stance = rng.range(0, 1);
   const shoulderL: Pt = [sh - 0.018, 0.19];
   const shoulderR: Pt = [-(sh - 0.018), 0.19];
-  const elbowL: Pt = [sh + 0.008 + 0.012 * swing, 0.35];
-  const elbowR: Pt = [-(sh + 0.008 - 0.012 * swing), 0.35];
-  const wristL: Pt = [sh + 0.014 + 0.03 * swing, 0.49];
-  const wristR: Pt = [-(sh + 0.014 - 0.03 * swing), 0.49];
+  const elbowL: Pt = [sh + 0.008 + 0.012 * swingL, 0.35];
+  const elbowR: Pt = [-(sh + 0.008 + 0.012 * swingR), 0.35];
+  const wristL: Pt = [sh + 0.014 + 0.03 * swingL, 0.49 - 0.015 * Math.abs(swingL)];
+  const wristR: Pt = [-(sh + 0.014 + 0.03 * swingR), 0.49 - 0.015 * Math.abs(swingR)];
   const hipL: Pt = [0.042, 0.52];
   const hipR: Pt = [-0.042, 0.52];
   const kneeL: Pt = [0.044 + 0.015 * stance, 0.735];
@@ -600,15 +605,28 @@ export function renderPerson(
 
 /** Applies lighting (brightness, contrast, colour cast) and sensor noise, and quantises to bytes. */
 function finish(c: Canvas, v: SynthVariation, rng: SynthRng): Uint8Array {
-  const cast = [rng.range(-0.035, 0.035), rng.range(-0.035, 0.035), rng.range(-0.035, 0.035)];
-  const noise = rng.range(0.005, 0.03);
-  const out = new Uint8Array(c.data.length);
+  const gain = v.contrast * v.brightness;
+  const offset = (0.5 - 0.5 * v.contrast) * v.brightness;
+  const base0 = (offset + rng.range(-0.035, 0.035)) * 255;
+  const base1 = (offset + rng.range(-0.035, 0.035)) * 255;
+  const base2 = (offset + rng.range(-0.035, 0.035)) * 255;
+  const noise = rng.range(0.005, 0.03) * 255 * 2;
+  // per-pixel noise from an inline LCG seeded by the image's stream (its high bits only)
+  let state = Math.floor(rng.next() * 4294967296) >>> 0;
+  // a clamped array rounds and clamps on store; the result is a plain byte view of it
+  const out = new Uint8ClampedArray(c.data.length);
   const d = c.data;
-  for (let i = 0; i < d.length; i++) {
-    const ch = i % 3;
-    const val = ((d[i] - 0.5) * v.contrast + 0.5) * v.brightness + cast[ch] + (rng.next() - 0.5) * 2 * noise;
-    const q = Math.round(val * 255);
-    out[i] = Math.max(0, Math.min(255, q));
+  const g = gain * 255;
+  for (let i = 0; i < d.length; i += 3) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    const n0 = (state / 4294967296 - 0.5) * noise;
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    const n1 = (state / 4294967296 - 0.5) * noise;
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    const n2 = (state / 4294967296 - 0.5) * noise;
+    out[i] = d[i] * g + base0 + n0;
+    out[i + 1] = d[i + 1] * g + base1 + n1;
+    out[i + 2] = d[i + 2] * g + base2 + n2;
   }
-  return out;
+  return new Uint8Array(out.buffer);
 }
