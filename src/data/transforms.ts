@@ -15,6 +15,10 @@
  * erasing runs *after* Normalize, so the erased box holds the raw numbers of the CLIP mean
  * (0.481, 0.458, 0.408) in normalized space — the reference's behaviour, kept on purpose.
  *
+ * Where it runs: resize, flip and pad + crop are exact permutations/filters of the 8-bit pixels
+ * in JavaScript (tfjs's cpu backend needs ~250 ms for a single `reverse` or `slice` of a
+ * 384×128×3 image); ToTensor + Normalize and random erasing are tensor ops in `tf.tidy`.
+ *
  * Randomness: every decision is drawn from the caller's {@link Rng} in a fixed order (flip, crop
  * top, crop left, erase gate, then per erase attempt area and log-ratio, then box top and left),
  * so a seed reproduces the batch exactly. The draws follow torchvision's distributions, not its
@@ -268,8 +272,11 @@ export function normalizeImage<T extends tf.Tensor>(
  * + crop → normalize → erase with the mean constants. Deterministic; {@link buildTransforms}
  * draws `params` and calls this.
  *
+ * The geometric steps (resize, flip, pad + crop) permute 8-bit pixels in JavaScript, exactly;
+ * normalization and erasing run on tensors inside one `tf.tidy`.
+ *
  * @param image 8-bit RGB pixels, or a `[h, w, 3]` tensor of 0–255 values (read back with
- *   `dataSync`, rounded and clamped to 8 bits when it must be resized, as PIL would hold it).
+ *   `dataSync`, then rounded and clamped to 8 bits, as the reference's PIL image holds them).
  * @returns normalized `[H, W, 3]` float32 (caller owns).
  */
 export function applyTransform(
@@ -282,19 +289,17 @@ export function applyTransform(
   const [H, W] = size;
   const mean = options.mean ?? TRANSFORM_DEFAULTS.mean;
   const std = options.std ?? TRANSFORM_DEFAULTS.std;
-  let source: DecodedImage | tf.Tensor3D = image;
+  let source: DecodedImage;
   if (image instanceof tf.Tensor) {
     if (image.rank !== 3 || image.shape[2] !== 3) {
       throw new Error(`applyTransform: image tensor must be [height, width, 3], got [${image.shape}]`);
     }
-    if (image.shape[0] !== H || image.shape[1] !== W) {
-      const vals = image.dataSync();
-      const bytes = new Uint8Array(vals.length);
-      for (let i = 0; i < vals.length; i++) bytes[i] = Math.min(255, Math.max(0, Math.round(vals[i])));
-      source = { data: bytes, height: image.shape[0], width: image.shape[1] };
-    }
-  }
-  if (!(source instanceof tf.Tensor)) source = resizeBilinearPil(source, size);
+    const vals = image.dataSync();
+    const bytes = new Uint8Array(vals.length);
+    for (let i = 0; i < vals.length; i++) bytes[i] = Math.min(255, Math.max(0, Math.round(vals[i])));
+    source = { data: bytes, height: image.shape[0], width: image.shape[1] };
+  } else source = image;
+  source = resizeBilinearPil(source, size);
   const { crop, erase } = params;
   const pad = TRANSFORM_DEFAULTS.padding;
   if (crop && (crop.top < 0 || crop.left < 0 || crop.top > 2 * pad || crop.left > 2 * pad)) {
@@ -303,33 +308,53 @@ export function applyTransform(
   if (erase && (erase.top < 0 || erase.left < 0 || erase.top + erase.height > H || erase.left + erase.width > W)) {
     throw new Error(`applyTransform: params.erase box must lie inside ${H}×${W}, got ${JSON.stringify(erase)}`);
   }
-  const resized = source;
+  const pixels = flipAndCrop(source as DecodedImage, params.flip, crop, pad);
   return tf.tidy(() => {
-    let x: tf.Tensor3D =
-      resized instanceof tf.Tensor
-        ? tf.cast(resized, 'float32')
-        : tf.tensor3d(Float32Array.from(resized.data), [H, W, 3], 'float32');
-    if (params.flip) x = tf.reverse(x, 1);
-    if (crop) {
-      const padded = tf.pad(x, [
-        [pad, pad],
-        [pad, pad],
-        [0, 0],
-      ]);
-      x = tf.slice(padded, [crop.top, crop.left, 0], [H, W, 3]);
-    }
-    x = normalizeImage(x, mean, std);
+    let x: tf.Tensor3D = normalizeImage(tf.tensor3d(pixels, [H, W, 3], 'int32'), mean, std);
     if (erase) {
-      const mask = tf.pad(tf.ones([erase.height, erase.width, 1], 'float32'), [
+      const paddings: Array<[number, number]> = [
         [erase.top, H - erase.top - erase.height],
         [erase.left, W - erase.left - erase.width],
         [0, 0],
-      ]);
-      const fill = tf.mul(mask, tf.tensor1d(mean as number[], 'float32'));
-      x = tf.add(tf.mul(x, tf.sub(tf.scalar(1, 'float32'), mask)), fill);
+      ];
+      const mask = tf.pad(tf.ones([erase.height, erase.width, 3], 'float32'), paddings);
+      const box = tf.mul(tf.ones([erase.height, erase.width, 3], 'float32'), tf.tensor1d(mean as number[], 'float32'));
+      x = tf.add(tf.mul(x, tf.sub(tf.scalar(1, 'float32'), mask)), tf.pad(box, paddings));
     }
     return x;
   });
+}
+
+/**
+ * Flip and zero-pad + crop on the 8-bit pixels: pure index permutations, exact, done in
+ * JavaScript because tfjs's cpu backend takes ~250 ms for one `reverse` or `slice` of a
+ * 384×128×3 image (measured), against well under a millisecond here.
+ */
+function flipAndCrop(
+  image: DecodedImage,
+  flip: boolean,
+  crop: { top: number; left: number } | null,
+  pad: number,
+): Int32Array {
+  const { data, height: H, width: W } = image;
+  const out = new Int32Array(H * W * 3);
+  const dy = crop ? crop.top - pad : 0;
+  const dx = crop ? crop.left - pad : 0;
+  for (let r = 0; r < H; r++) {
+    const sr = r + dy;
+    if (sr < 0 || sr >= H) continue;
+    for (let c = 0; c < W; c++) {
+      let sc = c + dx;
+      if (sc < 0 || sc >= W) continue;
+      if (flip) sc = W - 1 - sc;
+      const o = (r * W + c) * 3;
+      const i = (sr * W + sc) * 3;
+      out[o] = data[i];
+      out[o + 1] = data[i + 1];
+      out[o + 2] = data[i + 2];
+    }
+  }
+  return out;
 }
 
 /**
