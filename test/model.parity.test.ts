@@ -1,48 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { IRRAConfig } from '../src/config';
-import { IRRA, type IRRABatch, type IRRAForwardOutputs, type IRRALosses } from '../src/model';
+import type { IRRA, IRRABatch, IRRAForwardOutputs, IRRALosses } from '../src/model';
 import { expectClose } from './helpers/compare';
-import { fixtureJson, fixtureKeys, fixtureTensor } from './helpers/fixtures';
-
-interface FixtureModel {
-  config: { image_resolution: [number, number]; stride_size: number; transformer_heads: number };
-  temperature: number;
-  loss_names: string;
-  losses: Record<string, number>;
-  accuracies: Record<string, number>;
-}
-const models = fixtureJson<{ models: Record<string, FixtureModel> }>('models.json').models;
-
-/** Loads a fixture model and its batch (images transposed from NCHW to NHWC). */
-export function loadFixtureModel(name: string): { model: IRRA; batch: IRRABatch; file: string } {
-  const file = `${name}.safetensors`;
-  const spec = models[name];
-  const params = new Map<string, tf.Tensor>();
-  for (const k of fixtureKeys(file, 'param.')) params.set(k.slice('param.'.length), fixtureTensor(file, k));
-  const model = IRRA.fromStateDict(params, {
-    imageSize: spec.config.image_resolution,
-    strideSize: spec.config.stride_size,
-    transformerHeads: spec.config.transformer_heads,
-    lossNames: spec.loss_names.split('+') as IRRAConfig['lossNames'],
-    temperature: spec.temperature,
-  });
-  for (const t of params.values()) t.dispose();
-  const nchw = fixtureTensor(file, 'input.images');
-  const batch: IRRABatch = {
-    images: tf.transpose(nchw, [0, 2, 3, 1]) as tf.Tensor4D,
-    captionIds: fixtureTensor(file, 'input.caption_ids') as tf.Tensor2D,
-    mlmIds: fixtureTensor(file, 'input.mlm_ids') as tf.Tensor2D,
-    mlmLabels: fixtureTensor(file, 'input.mlm_labels') as tf.Tensor2D,
-    pids: fixtureTensor(file, 'input.pids') as tf.Tensor1D,
-  };
-  nchw.dispose();
-  return { model, batch, file };
-}
-
-export function disposeBatch(batch: IRRABatch): void {
-  for (const t of Object.values(batch)) (t as tf.Tensor | undefined)?.dispose();
-}
+import { fixtureKeys, fixtureTensor } from './helpers/fixtures';
+import { disposeBatch, loadFixtureModel, fixtureModels as models } from './helpers/model_fixtures';
 
 /** The parity-report group of a parameter: the model part it belongs to. */
 function gradGroup(name: string): string {
