@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { encodeCaptions } from '../src/data/batch';
 import {
   buildSynthVocabulary,
   GARMENT_COLORS,
@@ -369,6 +370,13 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('buildSynthVocabulary', 
     expect(Math.max(...long)).toBe(v.eotId);
   });
 
+  it('fits the data pipeline as a CaptionEncoder (tokenizeToArray like ClipTokenizer)', () => {
+    const texts = ['a man in a red jacket', 'the woman wears jeans .'];
+    expect(encodeCaptions(v, texts, 16)).toEqual(v.toIds(texts, 16));
+    expect(v.tokenizeToArray('a man')).toHaveLength(77);
+    expect(v.tokenizeToArray(texts, { contextLength: 4 })).toEqual(v.toIds(texts, 4));
+  });
+
   it('is deterministic and order-independent in its ids', () => {
     const w = buildSynthVocabulary([...captions].reverse());
     expect(w.tokens).toEqual(v.tokens);
@@ -385,6 +393,10 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('buildSynthVocabulary', 
 
   it('rejects bad input', () => {
     expect(() => v.toIds(['a'], 1)).toThrow(/contextLength must be an integer ≥ 2, got 1/);
+    expect(() => v.toIds('a' as never, 4)).toThrow(/texts must be an array of strings/);
+    expect(() => v.tokenizeToArray('a man in a red jacket', { contextLength: 4, truncate: false })).toThrow(
+      /texts\[0\] has 8 tokens with start\/end, more than contextLength 4/,
+    );
     expect(() => buildSynthVocabulary('a man' as never)).toThrow(/captions must be an array/);
     expect(() => buildSynthVocabulary([3] as never)).toThrow(/captions\[0\] must be a string/);
   });

@@ -37,7 +37,19 @@ export interface SynthVocabulary {
    * Throws if `contextLength < 2`.
    */
   toIds(texts: readonly string[], contextLength: number): Int32Array;
+  /**
+   * `ClipTokenizer.tokenizeToArray`'s signature (so the data pipeline's `CaptionEncoder` accepts
+   * this vocabulary): like {@link SynthVocabulary.toIds} with `contextLength` default 77; with
+   * `truncate: false` an over-long text throws instead of being cut.
+   */
+  tokenizeToArray(
+    texts: string | readonly string[],
+    options?: { contextLength?: number; truncate?: boolean },
+  ): Int32Array;
 }
+
+/** Defaults of the vocabulary's tokenizer methods. */
+export const SYNTH_VOCABULARY_DEFAULTS = { contextLength: 77, truncate: true } as const;
 
 const WORD = /[a-z0-9]+(?:-[a-z0-9]+)*|[^\sa-z0-9]/g;
 
@@ -73,6 +85,29 @@ export function buildSynthVocabulary(captions: readonly string[]): SynthVocabula
   const sotId = vocabSize - 2;
   const eotId = vocabSize - 1;
   const encode = (text: string): number[] => splitWords(text).map((w) => index.get(w) ?? 1);
+  const toIds = (texts: readonly string[], contextLength: number, truncate: boolean): Int32Array => {
+    if (!Array.isArray(texts)) {
+      throw new Error(`SynthVocabulary: texts must be an array of strings, got ${typeof texts}`);
+    }
+    if (!Number.isInteger(contextLength) || contextLength < 2) {
+      throw new Error(`SynthVocabulary: contextLength must be an integer ≥ 2, got ${contextLength}`);
+    }
+    const out = new Int32Array(texts.length * contextLength);
+    texts.forEach((t, r) => {
+      const row = [sotId, ...encode(t), eotId];
+      if (row.length > contextLength) {
+        if (!truncate) {
+          throw new Error(
+            `SynthVocabulary: texts[${r}] has ${row.length} tokens with start/end, more than contextLength ${contextLength} (truncate is false)`,
+          );
+        }
+        row.length = contextLength;
+        row[contextLength - 1] = eotId;
+      }
+      out.set(row, r * contextLength);
+    });
+    return out;
+  };
   return {
     vocabSize,
     padId: 0,
@@ -92,20 +127,12 @@ export function buildSynthVocabulary(captions: readonly string[]): SynthVocabula
       }
       return out.join(' ');
     },
-    toIds: (texts, contextLength) => {
-      if (!Number.isInteger(contextLength) || contextLength < 2) {
-        throw new Error(`SynthVocabulary.toIds: contextLength must be an integer ≥ 2, got ${contextLength}`);
-      }
-      const out = new Int32Array(texts.length * contextLength);
-      texts.forEach((t, r) => {
-        const row = [sotId, ...encode(t), eotId];
-        if (row.length > contextLength) {
-          row.length = contextLength;
-          row[contextLength - 1] = eotId;
-        }
-        out.set(row, r * contextLength);
-      });
-      return out;
-    },
+    toIds: (texts, contextLength) => toIds(texts, contextLength, true),
+    tokenizeToArray: (texts, options = {}) =>
+      toIds(
+        typeof texts === 'string' ? [texts] : texts,
+        options.contextLength ?? SYNTH_VOCABULARY_DEFAULTS.contextLength,
+        options.truncate ?? SYNTH_VOCABULARY_DEFAULTS.truncate,
+      ),
   };
 }
