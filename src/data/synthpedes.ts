@@ -17,7 +17,7 @@ export { type SynthPedesDataset, synthPedesAsDataset } from './synthpedes/datase
 export type { GarmentColor, HairColor, Rgb } from './synthpedes/palette';
 export { GARMENT_COLORS, GARMENT_RGB, HAIR_COLORS, HAIR_RGB } from './synthpedes/palette';
 export type { PixelBox, SynthRegions, SynthVariation } from './synthpedes/render';
-export { buildSynthVocabulary, type SynthVocabulary } from './synthpedes/vocabulary';
+export { buildSynthVocabulary, SYNTH_VOCABULARY_DEFAULTS, type SynthVocabulary } from './synthpedes/vocabulary';
 
 /** Options of {@link generateSynthPedes}; every field defaults to {@link SYNTHPEDES_DEFAULTS}. */
 export interface SynthPedesOptions {
