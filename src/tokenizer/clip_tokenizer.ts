@@ -70,12 +70,17 @@ function isAsciiString(s: string): boolean {
   return true;
 }
 
+/** The reference's words of `cleaned` by its regular expression alone (any text). */
+export function splitWordsRegex(cleaned: string): string[] {
+  return cleaned.match(WORD_RE) ?? [];
+}
+
 /**
  * Splits cleaned text into the reference's words (the matches of its regular expression).
  * ASCII text takes a hand-written scanner with the same rules; other text takes the regex.
  */
 export function preTokenize(cleaned: string): string[] {
-  if (!isAsciiString(cleaned)) return cleaned.match(WORD_RE) ?? [];
+  if (!isAsciiString(cleaned)) return splitWordsRegex(cleaned);
   const out: string[] = [];
   const n = cleaned.length;
   let i = 0;
@@ -179,7 +184,7 @@ export class ClipTokenizer {
   private readonly encoder: Map<string, number>;
   private readonly merges: MergeTable;
   private readonly cache: LruCache<string, Int32Array>;
-  private readonly specials: Map<string, number>;
+  private readonly specials: Map<string, Int32Array>;
   private readonly tokenBytes: Array<Uint8Array | undefined>;
 
   private constructor(merges: ReadonlyArray<readonly [string, string]>, options: ClipTokenizerOptions = {}) {
@@ -215,7 +220,7 @@ export class ClipTokenizer {
     this.maskId = encoder.get('<|mask|>') as number;
     this.sotId = encoder.get('<|startoftext|>') as number;
     this.eotId = encoder.get('<|endoftext|>') as number;
-    this.specials = new Map(SPECIAL_TOKENS.map((t) => [t, encoder.get(t) as number]));
+    this.specials = new Map(SPECIAL_TOKENS.map((t) => [t, Int32Array.of(encoder.get(t) as number)]));
     this.merges = new MergeTable(pairs, this.vocabSize, 512);
     this.cache = new LruCache(cacheSize);
     this.tokenBytes = new Array(this.vocabSize);
@@ -351,7 +356,7 @@ export class ClipTokenizer {
   /** BPE ids of one word of cleaned text (cached). */
   private wordIds(word: string): Int32Array {
     const special = this.specials.get(word);
-    if (special !== undefined) return Int32Array.of(special);
+    if (special !== undefined) return special;
     const hit = this.cache.get(word);
     if (hit) return hit;
     let syms: Int32Array;
@@ -383,6 +388,19 @@ export class ClipTokenizer {
       for (let i = 0; i < ids.length; i++) out.push(ids[i] as number);
     }
     return out;
+  }
+
+  /**
+   * Writes `text`'s ids into `out` from `offset`, at most `max` of them; returns how many ids the
+   * text has in total (which may exceed `max`).
+   */
+  private encodeInto(text: string, out: Int32Array, offset: number, max: number): number {
+    let n = 0;
+    for (const word of preTokenize(cleanText(text))) {
+      const ids = this.wordIds(word);
+      for (let i = 0; i < ids.length; i++, n++) if (n < max) out[offset + n] = ids[i] as number;
+    }
+    return n;
   }
 
   private checkId(id: number, where: string): void {
@@ -448,17 +466,15 @@ export class ClipTokenizer {
       if (typeof text !== 'string') {
         throw new Error(`ClipTokenizer.tokenize: expected texts[${r}] to be a string, got ${typeof text}`);
       }
-      const ids = this.encode(text);
-      if (ids.length + 2 > ctx && !truncate) {
+      const base = r * ctx;
+      const count = this.encodeInto(text, out, base + 1, ctx - 2);
+      if (count + 2 > ctx && !truncate) {
         throw new Error(
-          `ClipTokenizer.tokenize: texts[${r}] needs ${ids.length + 2} tokens, more than contextLength ${ctx} (truncate is false)`,
+          `ClipTokenizer.tokenize: texts[${r}] needs ${count + 2} tokens, more than contextLength ${ctx} (truncate is false)`,
         );
       }
-      const base = r * ctx;
       out[base] = this.sotId;
-      const n = Math.min(ids.length, ctx - 2);
-      for (let i = 0; i < n; i++) out[base + 1 + i] = ids[i] as number;
-      out[base + 1 + n] = this.eotId;
+      out[base + 1 + Math.min(count, ctx - 2)] = this.eotId;
     }
     return out;
   }

@@ -11,9 +11,10 @@
  * Windows-1252, fixed for the whole line when the whole line re-decodes, else run by run. ftfy
  * also tries Windows-1250/1251/1253/1254/1257, ISO-8859-2, MacRoman and CP437, restores bytes that
  * became spaces and replaces lossy sequences, gated by a statistical "badness" score; those
- * refinements are not reproduced here. This module detects mojibake with a narrower rule (a
- * Latin-1/Windows-1252 rendering of a UTF-8 sequence led by `Â`/`Ã`, or of any 3- or 4-byte
- * sequence), so it may leave alone some rare mojibake that ftfy fixes.
+ * refinements are not reproduced here. This module detects mojibake with a simpler rule: the
+ * text holds a Latin-1/Windows-1252 rendering of a UTF-8 sequence (for two-byte sequences led by
+ * 0xC4–0xDF, not one whose second character is a quote, dash, ellipsis, bullet or guillemet), so
+ * it may differ from ftfy on rare, ambiguous text.
  *
  * @module
  */
@@ -289,6 +290,14 @@ function decodeUtf8Strict(bytes: Uint8Array): string | null {
 }
 
 /**
+ * Windows-1252 bytes of quotes, dashes, ellipsis, bullet and guillemets: after a capital accented
+ * letter (lead bytes 0xC4–0xDF) they are more likely real punctuation than a UTF-8 continuation.
+ */
+const PUNCTUATION_AFTER_WORD: ReadonlySet<number> = new Set([
+  0x85, 0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0xab, 0xbb,
+]);
+
+/**
  * Length in characters of a sloppy-Windows-1252 rendering of one UTF-8 sequence starting at `i`
  * (0 if there is none). `leads` restricts the accepted two-byte lead bytes to 0xC2/0xC3.
  */
@@ -296,7 +305,7 @@ function mojibakeSeqLength(text: string, i: number, narrowLeads: boolean): numbe
   const lead = sloppy1252Byte(text.charCodeAt(i));
   let n: number;
   if (lead >= 0xc2 && lead <= 0xdf) {
-    if (narrowLeads && lead > 0xc3) return 0;
+    if (narrowLeads && lead > 0xc3 && PUNCTUATION_AFTER_WORD.has(sloppy1252Byte(text.charCodeAt(i + 1)))) return 0;
     n = 2;
   } else if (lead >= 0xe0 && lead <= 0xef) n = 3;
   else if (lead >= 0xf0 && lead <= 0xf4) n = 4;
