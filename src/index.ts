@@ -51,5 +51,6 @@ export { type PidsLike, RANK_DEFAULTS, type RankOptions, type RankResult, rank, 
 export * from './layers/index';
 export { type CmpmLossOptions, cmpmLoss, idLoss, itcLoss, mlmLoss, type SdmLossOptions, sdmLoss } from './losses';
 export * from './model/index';
+export * from './tokenizer/index';
 export * from './train/index';
 export * from './weights/index';
