@@ -101,7 +101,8 @@ async function encodeAll<T extends { pids: Int32Array | readonly number[] }>(
  * encodes every caption and gallery image in batches (never holding all gallery images at once,
  * only their features), L2-normalizes the features, builds the cosine similarity
  * `[numQueries, numGallery]` in row chunks, and ranks it with {@link rankAsync} for text→image
- * (and image→text on request, on the transposed similarity). No tensors are left behind.
+ * (and image→text on request, reading the same matrix column-wise). At most two `[q, g]`
+ * float32 matrices exist at once. No tensors are left behind.
  *
  * @example
  * ```ts
@@ -148,14 +149,11 @@ export class Evaluator {
       });
       let i2t: RankResult | undefined;
       if (this.opts.i2t) {
-        const simT = tf.transpose(similarity) as tf.Tensor2D;
-        try {
-          i2t = await rankAsync(simT, image.pids, text.pids, {
-            maxRank: Math.min(this.opts.maxRank, text.pids.length),
-          });
-        } finally {
-          simT.dispose();
-        }
+        // Columns as queries: image→text ranks the same matrix, so no transposed copy is made.
+        i2t = await rankAsync(similarity, image.pids, text.pids, {
+          maxRank: Math.min(this.opts.maxRank, text.pids.length),
+          transposed: true,
+        });
       }
       return { t2i, ...(i2t ? { i2t } : {}), numQueries: text.pids.length, numGallery: image.pids.length };
     } finally {
