@@ -44,16 +44,19 @@ function data(batch: number) {
 }
 
 function expected(i2t: boolean) {
-  return tf.tidy(() => {
+  const sim = tf.tidy(() => {
     const norm = (m: number[][]) => {
       const t = tf.tensor2d(m);
       return tf.div(t, tf.norm(t, 'euclidean', 1, true));
     };
-    const sim = tf.matMul(norm(textRows), norm(imageRows), false, true) as tf.Tensor2D;
-    return i2t
-      ? rank(tf.transpose(sim) as tf.Tensor2D, imagePids, textPids, { maxRank: 4 })
-      : rank(sim, textPids, imagePids, { maxRank: 4 });
+    const s = tf.matMul(norm(textRows), norm(imageRows), false, true);
+    return (i2t ? tf.transpose(s) : s) as tf.Tensor2D;
   });
+  try {
+    return i2t ? rank(sim, imagePids, textPids, { maxRank: 4 }) : rank(sim, textPids, imagePids, { maxRank: 4 });
+  } finally {
+    sim.dispose();
+  }
 }
 
 describe('Evaluator', () => {
