@@ -245,6 +245,9 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('SynthPedes', () => {
     expect(ds.train.some((s) => s.variation.occlusion !== 'none')).toBe(true);
     expect(ds.train.some((s) => s.variation.flip)).toBe(true);
     expect(ds.train.some((s) => !s.variation.flip)).toBe(true);
+    const backs = ds.train.filter((s) => s.variation.view === 'back').length;
+    expect(backs).toBeGreaterThan(ds.train.length * 0.2);
+    expect(backs).toBeLessThan(ds.train.length * 0.5);
   });
 
   it('writes captions consistent with the attributes (colour rule, both garments, gender)', () => {

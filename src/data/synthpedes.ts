@@ -141,6 +141,7 @@ function sampleVariation(rng: SynthRng, height: number, width: number): SynthVar
     scale,
     lean: rng.range(-0.03, 0.03),
     flip: rng.chance(0.5),
+    view: rng.chance(0.35) ? 'back' : 'front',
     brightness: normalLight ? rng.range(0.9, 1.1) : rng.range(0.65, 1.3),
     contrast: normalLight ? rng.range(0.9, 1.1) : rng.range(0.75, 1.2),
     occlusion: occ < 0.08 ? 'pole' : occ < 0.15 ? 'ground' : 'none',

@@ -18,6 +18,8 @@ export interface SynthVariation {
   lean: number;
   /** Whether the figure is mirrored left–right. */
   flip: boolean;
+  /** Seen from the front (face visible) or from the back (hair and backpack in full view). */
+  view: 'front' | 'back';
   /** Global brightness factor (1 = as drawn). */
   brightness: number;
   /** Global contrast factor around mid-grey (1 = as drawn). */
@@ -34,9 +36,12 @@ export type PixelBox = readonly [number, number, number, number];
  * checks and attention maps), not tight bounding boxes.
  */
 export interface SynthRegions {
-  /** Inside the face. */
+  /** Inside the head: the face in front views, the back of the head in back views. */
   head: PixelBox;
-  /** Inside the upper garment, on one side of the chest and belly (may contain a bag strap). */
+  /**
+   * Inside the upper garment: one side of the chest and belly (may contain a bag strap); in back
+   * views with a backpack, the strip below the pack (the skirt part, for a dress).
+   */
   upper: PixelBox;
   /** Inside the lower garment: the skirt, the shorts, or one lower leg (trousers, jeans, leggings). */
   lower: PixelBox;
@@ -337,12 +342,13 @@ export function renderPerson(
   const ankleR: Pt = [-(0.046 + 0.035 * stance), 0.935];
   const along = (p: Pt, q: Pt, t: number): Pt => [p[0] + (q[0] - p[0]) * t, p[1] + (q[1] - p[1]) * t];
 
-  // long hair and backpack go behind the body
-  if (a.hairLength === 'long') {
+  const back = v.view === 'back';
+  // seen from the front, long hair and a backpack are behind the body
+  if (a.hairLength === 'long' && !back) {
     cap([0.035, 0.07], [0.05, 0.29], 0.032, hair);
     cap([-0.035, 0.07], [-0.05, 0.29], 0.032, hair);
   }
-  if (a.bag?.type === 'backpack') {
+  if (a.bag?.type === 'backpack' && !back) {
     const bagC = toCol(GARMENT_RGB[a.bag.color]);
     poly(
       [
@@ -466,12 +472,13 @@ export function renderPerson(
       upperC,
       sh,
     );
-    if (ut === 't-shirt' || ut === 'sweater') ell([0, 0.168], 0.026, 0.016, darker(skin, 0.92), false, 0.19);
+    if ((ut === 't-shirt' || ut === 'sweater') && !back) ell([0, 0.168], 0.026, 0.016, darker(skin, 0.92), false, 0.19);
     if (ut === 'sweater') {
       cap([-(hemHalf - 0.01), hem - 0.012], [hemHalf - 0.01, hem - 0.012], 0.011, darker(upperC, 0.72), false);
       cap([-0.024, 0.17], [0.024, 0.17], 0.009, darker(upperC, 0.72), false);
     }
-    if (ut === 'shirt') {
+    if (ut === 'shirt' && back) cap([-0.026, 0.168], [0.026, 0.168], 0.008, accent(upperC), false);
+    if (ut === 'shirt' && !back) {
       cap([0, 0.19], [0, hem - 0.01], 0.0045, accent(upperC), false);
       poly(
         [
@@ -494,7 +501,8 @@ export function renderPerson(
         false,
       );
     }
-    if (ut === 'jacket') {
+    if (ut === 'jacket' && back) cap([-0.026, 0.168], [0.026, 0.168], 0.01, darker(upperC, 0.75), false);
+    if (ut === 'jacket' && !back) {
       const inner: Col = lum(upperC) > 0.6 ? [0.2, 0.2, 0.22] : [0.9, 0.9, 0.88];
       poly(
         [
@@ -512,16 +520,45 @@ export function renderPerson(
     if (ut === 'coat') {
       cap([0, 0.2], [0, hem - 0.01], 0.005, darker(upperC, 0.65), false);
       cap([-(wa + 0.004), 0.445], [wa + 0.004, 0.445], 0.011, darker(upperC, 0.7), false);
-      cap([0.03, 0.17], [0.006, 0.3], 0.009, darker(upperC, 0.8), false);
-      cap([-0.03, 0.17], [-0.006, 0.3], 0.009, darker(upperC, 0.8), false);
+      if (!back) {
+        cap([0.03, 0.17], [0.006, 0.3], 0.009, darker(upperC, 0.8), false);
+        cap([-0.03, 0.17], [-0.006, 0.3], 0.009, darker(upperC, 0.8), false);
+      }
     }
   }
 
   // bag details in front
-  if (a.bag?.type === 'backpack') {
+  if (a.bag?.type === 'backpack' && !back) {
     const strap = darker(toCol(GARMENT_RGB[a.bag.color]), 0.85);
     cap([sh - 0.045, 0.175], [sh - 0.04, 0.4], 0.012, strap);
     cap([-(sh - 0.045), 0.175], [-(sh - 0.04), 0.4], 0.012, strap);
+  } else if (a.bag?.type === 'backpack') {
+    // from behind: straps over the shoulders, the pack on the back with a front pocket
+    const bagC = toCol(GARMENT_RGB[a.bag.color]);
+    cap([sh - 0.045, 0.17], [0.04, 0.21], 0.011, darker(bagC, 0.85));
+    cap([-(sh - 0.045), 0.17], [-0.04, 0.21], 0.011, darker(bagC, 0.85));
+    poly(
+      [
+        [-0.044, 0.19],
+        [0.044, 0.19],
+        [0.054, 0.215],
+        [0.054, 0.4],
+        [-0.054, 0.4],
+        [-0.054, 0.215],
+      ],
+      bagC,
+      0.054,
+    );
+    poly(
+      [
+        [-0.036, 0.3],
+        [0.036, 0.3],
+        [0.036, 0.385],
+        [-0.036, 0.385],
+      ],
+      darker(bagC, 0.82),
+      0.036,
+    );
   } else if (a.bag?.type === 'handbag') {
     const bagC = toCol(GARMENT_RGB[a.bag.color]);
     cap([-(sh - 0.03), 0.18], [0.1, 0.47], 0.008, darker(bagC, 0.85), false);
@@ -539,11 +576,21 @@ export function renderPerson(
 
   // head, face, hair, hat
   ell([0, 0.075], 0.046, 0.061, skin);
-  ell([0.018, 0.078], 0.007, 0.006, [0.12, 0.1, 0.1], false);
-  ell([-0.018, 0.078], 0.007, 0.006, [0.12, 0.1, 0.1], false);
-  if (a.hairLength === 'short') {
+  if (back) {
+    // the back of the head: hair over all of it, down the back when long
+    const low = a.hairLength === 'short' ? 0.105 : a.hairLength === 'medium' ? 0.13 : 0.29;
+    ell([0, 0.07], 0.05, 0.064, hair, true, Math.min(low, 0.12));
+    if (a.hairLength !== 'short') {
+      cap([0.03, 0.07], [0.036, low], 0.026, hair);
+      cap([-0.03, 0.07], [-0.036, low], 0.026, hair);
+    }
+  } else if (a.hairLength === 'short') {
+    ell([0.018, 0.078], 0.007, 0.006, [0.12, 0.1, 0.1], false);
+    ell([-0.018, 0.078], 0.007, 0.006, [0.12, 0.1, 0.1], false);
     ell([0, 0.055], 0.05, 0.048, hair, true, 0.045);
   } else {
+    ell([0.018, 0.078], 0.007, 0.006, [0.12, 0.1, 0.1], false);
+    ell([-0.018, 0.078], 0.007, 0.006, [0.12, 0.1, 0.1], false);
     ell([0, 0.058], 0.052, 0.052, hair, true, 0.055);
     const low = a.hairLength === 'medium' ? 0.125 : 0.16;
     cap([0.044, 0.05], [0.047, low], 0.014, hair);
@@ -553,7 +600,7 @@ export function renderPerson(
   if (a.hat) {
     const hatC = toCol(GARMENT_RGB[a.hat.color]);
     ell([0, 0.045], 0.054, 0.042, hatC, true, 0.048);
-    ell([0.032, 0.047], 0.05, 0.011, darker(hatC, 0.85), false);
+    if (!back) ell([0.032, 0.047], 0.05, 0.011, darker(hatC, 0.85), false);
   }
 
   // occluders
@@ -596,7 +643,12 @@ export function renderPerson(
     pixels,
     regions: {
       head: box([-0.025, 0.07], [0.025, 0.12]),
-      upper: box([0.022, 0.3], [0.05, 0.44]),
+      upper:
+        back && a.bag?.type === 'backpack'
+          ? ut === 'dress'
+            ? box([-0.03, 0.5], [0.03, 0.6])
+            : box([-0.03, 0.41], [0.03, 0.47])
+          : box([0.022, 0.3], [0.05, 0.44]),
       lower: lowerBox,
       shoes: box([ankleL[0] - 0.025, 0.945], [ankleL[0] + 0.045, 0.985]),
     },
