@@ -131,3 +131,47 @@ export function saveSafetensors(
     for (const t of map.values()) t.dispose();
   }
 }
+
+/** A model whose weights can be read and replaced by reference name (an `IRRA` model). */
+export interface StateDictTarget extends StateDictSource {
+  /** Replaces every parameter; throws on missing, unexpected or misshapen names. */
+  loadStateDict(map: Map<string, tf.Tensor>): void;
+}
+
+/**
+ * Loads the weights of `partial` into `model` and keeps the model's own values for every other
+ * parameter — e.g. CLIP weights (`base_model.*`) into a freshly created IRRA whose fusion module
+ * and heads keep their reference initialisation, as the reference does when training starts from CLIP.
+ *
+ * @param model the model to update.
+ * @param partial reference name → tensor in PyTorch layout; stays owned by the caller.
+ * @returns the names of the model's parameters that `partial` did not cover (kept as they were).
+ * @throws Error naming the keys of `partial` that the model does not have (nothing is loaded),
+ * and whatever `model.loadStateDict` throws for misshapen tensors.
+ * @example
+ * const model = IRRA.create(irraConfig({ preset: 'ViT-B/16' }));
+ * const clip = adaptStateDict(await loadCheckpoint('ViT-B-16.pt'), { grid: [24, 8], contextLength: 77 });
+ * overlayStateDict(model, clip); // fusion + heads stay freshly initialised
+ */
+export function overlayStateDict(model: StateDictTarget, partial: Map<string, tf.Tensor>): string[] {
+  if (model === null || typeof model !== 'object' || typeof model.loadStateDict !== 'function') {
+    throw new Error('overlayStateDict(model): expected a model with stateDict() and loadStateDict()');
+  }
+  if (!(partial instanceof Map))
+    throw new Error(`overlayStateDict(partial): expected a Map<string, tf.Tensor>, got ${typeof partial}`);
+  const full = model.stateDict();
+  const own = new Map(full);
+  try {
+    const unexpected = [...partial.keys()].filter((k) => !full.has(k));
+    if (unexpected.length > 0) {
+      throw new Error(
+        `overlayStateDict(partial): ${unexpected.length} name(s) are not parameters of the model: ${unexpected.slice(0, 8).join(', ')}${unexpected.length > 8 ? ', ...' : ''}`,
+      );
+    }
+    for (const [k, t] of partial) full.set(k, t);
+    model.loadStateDict(full);
+    return [...own.keys()].filter((k) => !partial.has(k));
+  } finally {
+    for (const t of own.values()) t.dispose();
+  }
+}

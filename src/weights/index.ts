@@ -3,8 +3,10 @@ export {
   type CheckpointContainer,
   type LoadCheckpointOptions,
   loadCheckpoint,
+  overlayStateDict,
   readCheckpointRaw,
   type StateDictSource,
+  type StateDictTarget,
   saveSafetensors,
 } from './checkpoint';
 export { type ByteDtype, DTYPE_BYTES } from './dtypes';
