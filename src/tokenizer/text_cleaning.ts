@@ -13,8 +13,9 @@
  * became spaces and replaces lossy sequences, gated by a statistical "badness" score; those
  * refinements are not reproduced here. This module detects mojibake with a simpler rule: the
  * text holds a Latin-1/Windows-1252 rendering of a UTF-8 sequence (for two-byte sequences led by
- * 0xC4–0xDF, not one whose second character is a quote, dash, ellipsis, bullet or guillemet), so
- * it may differ from ftfy on rare, ambiguous text.
+ * 0xC4–0xDB, only when the second character is one of Windows-1252's 0x80–0x9F characters other
+ * than quotes, dashes, ellipsis and bullet; none led by 0xDC–0xDF), so it may differ from ftfy on
+ * rare, ambiguous text.
  *
  * @module
  */
@@ -290,22 +291,26 @@ function decodeUtf8Strict(bytes: Uint8Array): string | null {
 }
 
 /**
- * Windows-1252 bytes of quotes, dashes, ellipsis, bullet and guillemets: after a capital accented
- * letter (lead bytes 0xC4–0xDF) they are more likely real punctuation than a UTF-8 continuation.
+ * Windows-1252 bytes of quotes, dashes, ellipsis and bullet: after a letter with lead byte
+ * 0xC4–0xDF they are more likely real punctuation than a UTF-8 continuation byte.
  */
-const PUNCTUATION_AFTER_WORD: ReadonlySet<number> = new Set([
-  0x85, 0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0xab, 0xbb,
-]);
+const PUNCTUATION_AFTER_WORD: ReadonlySet<number> = new Set([0x85, 0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97]);
 
 /**
  * Length in characters of a sloppy-Windows-1252 rendering of one UTF-8 sequence starting at `i`
- * (0 if there is none). `leads` restricts the accepted two-byte lead bytes to 0xC2/0xC3.
+ * (0 if there is none). With `narrowLeads`, a two-byte sequence led by 0xC4–0xDB must continue
+ * with one of Windows-1252's 0x80–0x9F characters other than punctuation (Latin-1 symbols and
+ * NBSP legitimately follow such letters in real text), and the leads 0xDC–0xDF (`Ü Ý Þ ß`, whose
+ * UTF-8 readings are Syriac, Thaana and N'Ko) are not accepted at all.
  */
 function mojibakeSeqLength(text: string, i: number, narrowLeads: boolean): number {
   const lead = sloppy1252Byte(text.charCodeAt(i));
   let n: number;
   if (lead >= 0xc2 && lead <= 0xdf) {
-    if (narrowLeads && lead > 0xc3 && PUNCTUATION_AFTER_WORD.has(sloppy1252Byte(text.charCodeAt(i + 1)))) return 0;
+    if (narrowLeads && lead > 0xc3) {
+      const cont = sloppy1252Byte(text.charCodeAt(i + 1));
+      if (lead >= 0xdc || cont >= 0xa0 || PUNCTUATION_AFTER_WORD.has(cont)) return 0;
+    }
     n = 2;
   } else if (lead >= 0xe0 && lead <= 0xef) n = 3;
   else if (lead >= 0xf0 && lead <= 0xf4) n = 4;
