@@ -88,7 +88,9 @@ async function readRawFromPath(path: string): Promise<Map<string, RawTensor>> {
  *
  * @param source file bytes, or (Node only) a file path. A safetensors path is read header first,
  * then tensor by tensor; other files are read once.
- * @returns a new Map of name → tensor (float32, or int32 for integer data); the caller owns the tensors.
+ * @returns a new Map of name → tensor (float32, or int32 for integer data); the caller owns the
+ * tensors. Given bytes, aligned float32 data may be shared with them (see `readSafetensors`): do
+ * not modify the bytes afterwards.
  * @throws Error for unreadable files and for keys that no name table uses or ignores.
  * @example
  * const weights = await loadCheckpoint('ViT-B-16.pt');

@@ -190,7 +190,9 @@ export function rawToTensors(raw: Map<string, RawTensor>): Map<string, tf.Tensor
 
 /**
  * Reads a safetensors file into a Map of name → new tfjs tensor (float types as float32, integer
- * types as int32). The caller owns every returned tensor.
+ * types as int32). The caller owns every returned tensor. Aligned F32 data is handed to tfjs as a
+ * view of `bytes`; backends that keep the arrays they are given (cpu) then share that memory, so
+ * do not modify `bytes` afterwards.
  *
  * @example
  * const weights = readSafetensors(new Uint8Array(await (await fetch(url)).arrayBuffer()));
