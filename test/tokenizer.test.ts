@@ -384,7 +384,7 @@ describe.runIf(onCpu)('bad input gets a clear error', () => {
   });
 
   it('loads through fromUrl when fetch succeeds', async () => {
-    const bytes = vocabBytes();
+    const bytes = vocabBytes().slice();
     vi.stubGlobal('fetch', async () => new Response(bytes, { status: 200 }));
     const fromUrl = await ClipTokenizer.fromUrl();
     expect(fromUrl.encode('a red shirt')).toEqual(tok.encode('a red shirt'));
