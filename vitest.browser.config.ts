@@ -25,6 +25,7 @@ const BROWSER_SUITES: Record<'webgl' | 'webgpu', string[]> = {
     'test/rank.test.ts',
     'test/evaluator.test.ts',
     'test/model.parity.test.ts',
+    'test/model.test.ts',
     'test/tokenizer.test.ts',
   ],
   webgpu: ['test/browser/backend.test.ts', 'test/browser/async_parity.test.ts', 'test/browser/model_async.test.ts'],
