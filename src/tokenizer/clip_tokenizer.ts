@@ -259,7 +259,11 @@ export class ClipTokenizer {
     if (typeof path !== 'string' || path.length === 0) {
       throw new Error(`ClipTokenizer.fromFile: expected path to be a non-empty string, got ${String(path)}`);
     }
-    const fs = await import('node:fs/promises');
+    // A computed specifier keeps browser bundlers from trying to resolve the Node built-in.
+    const specifier = 'node:fs/promises';
+    const fs = (await import(
+      /* @vite-ignore */ /* webpackIgnore: true */ specifier
+    )) as typeof import('node:fs/promises');
     let bytes: Uint8Array;
     try {
       bytes = await fs.readFile(path);
