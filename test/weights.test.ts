@@ -1,4 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -536,7 +538,7 @@ describe('tfjs-format save and load', () => {
     const w = tf.randomNormal([1000], 0, 3);
     const half = new Map([['w', w]]);
     await saveWeights(half, fileSystemHandler(join(tmp, 'half')), { float16: true });
-    expect(readFileSync(join(tmp, 'half', 'weights.bin')).byteLength).toBe(2000);
+    expect(readFileSync(join(tmp, 'half', 'group1-shard1of1.bin')).byteLength).toBe(2000);
     const h = await loadWeights(fileSystemHandler(join(tmp, 'half')));
     const a = (h.get('w') as tf.Tensor).dataSync();
     const e = w.dataSync();
@@ -544,6 +546,41 @@ describe('tfjs-format save and load', () => {
       expect(Math.abs(a[i] - e[i])).toBeLessThanOrEqual(Math.abs(e[i]) * 2 ** -11 + 2 ** -24);
     dispose(h);
     w.dispose();
+    dispose(map);
+  });
+
+  it('writes tfjs-converter shards that load back from disk and over HTTP (tf.io.http)', async () => {
+    const w = tf.randomNormal([10, 100]);
+    const ids = tf.tensor([7, 8, 9], [3], 'int32');
+    const map = new Map<string, tf.Tensor>([
+      ['w', w],
+      ['ids', ids],
+    ]);
+    const dir = join(tmp, 'shards');
+    await saveWeights(map, fileSystemHandler(dir, 1000));
+    const manifest = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+    expect(manifest.weightsManifest[0].paths).toEqual([1, 2, 3, 4, 5].map((i) => `group1-shard${i}of5.bin`));
+    const server = createServer((req, res) => {
+      try {
+        res.end(readFileSync(join(dir, (req.url ?? '').replace(/^\//, ''))));
+      } catch {
+        res.statusCode = 404;
+        res.end();
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    try {
+      for (const source of [`file://${dir}`, `http://127.0.0.1:${port}/model.json`]) {
+        const back = await loadWeights(source);
+        expect(Buffer.from((back.get('w') as tf.Tensor).dataSync().buffer)).toEqual(Buffer.from(w.dataSync().buffer));
+        expect([...(back.get('ids') as tf.Tensor).dataSync()]).toEqual([7, 8, 9]);
+        dispose(back);
+      }
+    } finally {
+      server.close();
+    }
+    expect(() => fileSystemHandler(dir, 0)).toThrow(/shardBytes\): expected a positive integer, got 0/);
     dispose(map);
   });
 

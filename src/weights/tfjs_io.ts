@@ -5,8 +5,8 @@ import type { StateDictSource } from './checkpoint';
 export const TFJS_IO_DEFAULTS = {
   /** `format` field written into the artifacts / `model.json`. */
   format: 'irra-tfjs-weights',
-  /** Weight file name written by {@link fileSystemHandler}. */
-  weightsFile: 'weights.bin',
+  /** Largest weight file {@link fileSystemHandler} writes (the tfjs converter's shard size: 4 MiB). */
+  shardBytes: 4 * 1024 * 1024,
   /** Store float32 weights as float16 (lossy: ~3 significant digits, halves the size). */
   float16: false,
 } as const;
@@ -159,12 +159,18 @@ export function decodeWeightArtifacts(artifacts: tf.io.ModelArtifacts): Map<stri
 }
 
 /**
- * Node only: an IOHandler that saves to / loads from a directory holding `model.json`
- * (a weights manifest) and `weights.bin`, the layout tfjs's `file://` handler uses.
+ * Node only: an IOHandler that saves to / loads from a directory holding `model.json` (a weights
+ * manifest) and the weights split into `group1-shard{i}of{n}.bin` files of at most `shardBytes`
+ * (default {@link TFJS_IO_DEFAULTS}.shardBytes) — the layout the tfjs converter writes, so the
+ * directory can be served as is and loaded with `loadWeights('https://.../model.json')`.
  */
-export function fileSystemHandler(dir: string): tf.io.IOHandler {
-  if (typeof dir !== 'string' || dir === '')
+export function fileSystemHandler(dir: string, shardBytes: number = TFJS_IO_DEFAULTS.shardBytes): tf.io.IOHandler {
+  if (typeof dir !== 'string' || dir === '') {
     throw new Error(`fileSystemHandler(dir): expected a directory path, got ${JSON.stringify(dir)}`);
+  }
+  if (!Number.isSafeInteger(shardBytes) || shardBytes < 1) {
+    throw new Error(`fileSystemHandler(shardBytes): expected a positive integer, got ${shardBytes}`);
+  }
   return {
     async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
       const fs = await import('node:fs/promises');
@@ -172,14 +178,21 @@ export function fileSystemHandler(dir: string): tf.io.IOHandler {
       await fs.mkdir(dir, { recursive: true });
       const data =
         artifacts.weightData == null ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
+      const n = Math.max(1, Math.ceil(data.byteLength / shardBytes));
+      const paths: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const file = `group1-shard${i + 1}of${n}.bin`;
+        paths.push(file);
+        const len = Math.min(shardBytes, data.byteLength - i * shardBytes);
+        await fs.writeFile(path.join(dir, file), new Uint8Array(data, i * shardBytes, len));
+      }
       const manifest = {
         format: artifacts.format,
         generatedBy: artifacts.generatedBy,
         convertedBy: artifacts.convertedBy,
         modelTopology: artifacts.modelTopology ?? null,
-        weightsManifest: [{ paths: [TFJS_IO_DEFAULTS.weightsFile], weights: artifacts.weightSpecs ?? [] }],
+        weightsManifest: [{ paths, weights: artifacts.weightSpecs ?? [] }],
       };
-      await fs.writeFile(path.join(dir, TFJS_IO_DEFAULTS.weightsFile), new Uint8Array(data));
       await fs.writeFile(path.join(dir, 'model.json'), JSON.stringify(manifest));
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON({ ...artifacts, weightData: data }) };
     },
@@ -253,7 +266,7 @@ function handlerFor(dest: string | tf.io.IOHandler, kind: 'save' | 'load', arg: 
  *
  * @param source a model (anything with `stateDict()`: its reference names and PyTorch layout;
  * the tensors it hands out are disposed here) or a Map of name → tensor (left as it is).
- * @param destination `file://dir` (Node: `dir/model.json` + `dir/weights.bin`), `indexeddb://key`,
+ * @param destination `file://dir` (Node: `dir/model.json` + 4 MiB weight shards), `indexeddb://key`,
  * `localstorage://key`, `downloads://name`, `http(s)://url` (POST), or any `tf.io.IOHandler`
  * (e.g. `tf.io.withSaveHandler(...)`).
  * @returns the handler's SaveResult.
