@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { type CheckpointFormat, convertStateDict } from './name_maps';
+import { nodeFs } from './node';
 import {
   parseSafetensors,
   parseSafetensorsFile,
@@ -61,7 +62,7 @@ export function readCheckpointRaw(bytes: Uint8Array | ArrayBuffer): {
 }
 
 async function readRawFromPath(path: string): Promise<Map<string, RawTensor>> {
-  const fs = await import('node:fs/promises');
+  const fs = await nodeFs();
   const fh = await fs.open(path, 'r');
   const head = new Uint8Array(9);
   try {

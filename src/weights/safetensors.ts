@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type ByteDtype, DTYPE_BYTES, decodeBytes } from './dtypes';
+import { nodeFs } from './node';
 
 /** Element types a safetensors file may hold that this reader understands. */
 export type SafetensorsDtype = ByteDtype;
@@ -210,7 +211,7 @@ export async function parseSafetensorsFile(
   path: string,
 ): Promise<{ tensors: Map<string, RawTensor>; metadata: Record<string, string> }> {
   if (typeof path !== 'string') throw new Error(`parseSafetensorsFile(path): expected a string, got ${typeof path}`);
-  const fs = await import('node:fs/promises');
+  const fs = await nodeFs();
   const fh = await fs.open(path, 'r');
   try {
     const size = (await fh.stat()).size;

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { StateDictSource } from './checkpoint';
+import { nodeFs, nodePath } from './node';
 
 /** Defaults of the tfjs-format save/load. */
 export const TFJS_IO_DEFAULTS = {
@@ -173,8 +174,8 @@ export function fileSystemHandler(dir: string, shardBytes: number = TFJS_IO_DEFA
   }
   return {
     async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
-      const fs = await import('node:fs/promises');
-      const path = await import('node:path');
+      const fs = await nodeFs();
+      const path = await nodePath();
       await fs.mkdir(dir, { recursive: true });
       const data =
         artifacts.weightData == null ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
@@ -197,8 +198,8 @@ export function fileSystemHandler(dir: string, shardBytes: number = TFJS_IO_DEFA
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON({ ...artifacts, weightData: data }) };
     },
     async load(): Promise<tf.io.ModelArtifacts> {
-      const fs = await import('node:fs/promises');
-      const path = await import('node:path');
+      const fs = await nodeFs();
+      const path = await nodePath();
       let json: tf.io.ModelJSON;
       try {
         json = JSON.parse(await fs.readFile(path.join(dir, 'model.json'), 'utf8'));
