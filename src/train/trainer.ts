@@ -16,8 +16,11 @@ export interface LossBatch {
 
 /** What the trainer needs of a model (IRRA has all of it). */
 export interface TrainableModel extends RetrievalEncoder {
-  /** Every configured loss (`*_loss`) and accuracy (`*_acc`) as scalars; the trainer sums the `*_loss` entries. */
-  computeLosses(batch: LossBatch): Record<string, tf.Scalar>;
+  /**
+   * Every configured loss (`*_loss`) and accuracy (`*_acc`) as new scalars (an object of
+   * `tf.Scalar` fields, such as `IRRALosses`); the trainer sums the `*_loss` entries.
+   */
+  computeLosses(batch: LossBatch): object;
   /** Reference name → variable as stored. */
   namedParameters(): Map<string, tf.Variable>;
   /** Reference name → new tensor in the reference layout (caller owns). */
@@ -166,12 +169,12 @@ export class Trainer {
     };
     try {
       const { value, grads } = tf.variableGrads(() => {
-        const out = this.model.computeLosses(lossBatch);
-        keys = Object.keys(out);
-        const losses = keys.filter((k) => k.endsWith('_loss')).map((k) => out[k]);
+        const out = this.model.computeLosses(lossBatch) as Record<string, tf.Scalar | undefined>;
+        keys = Object.keys(out).filter((k) => out[k] instanceof tf.Tensor);
+        const losses = keys.filter((k) => k.endsWith('_loss')).map((k) => out[k] as tf.Scalar);
         if (losses.length === 0)
           throw new Error(`Trainer: computeLosses returned no *_loss entry (got ${keys.join(', ')})`);
-        packed = tf.keep(tf.stack(keys.map((k) => tf.cast(out[k], 'float32'))));
+        packed = tf.keep(tf.stack(keys.map((k) => tf.cast(out[k] as tf.Scalar, 'float32'))));
         return tf.addN(losses) as tf.Scalar;
       }, vars);
       try {

@@ -1,0 +1,297 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { irraConfig, type LossName } from '../config';
+import type { DecodedImage } from '../data/image';
+import { type CaptionEncoder, DataLoader, rowwiseMask, type TrainSample } from '../data/index';
+import { buildSynthVocabulary, generateSynthPedes, type SynthSample } from '../data/synthpedes';
+import { buildTransforms } from '../data/transforms';
+import { type EvaluationResult, Evaluator, type RetrievalEncoder } from '../eval/evaluator';
+import type { RankResult } from '../eval/rank';
+import { IRRA } from '../model/irra';
+import { ClipTokenizer } from '../tokenizer/clip_tokenizer';
+import { buildMlmInputs } from '../tokenizer/index';
+import { LRSchedulerWithWarmup } from '../train/lr_scheduler';
+import { buildOptimizer } from '../train/optimizer';
+import { Trainer } from '../train/trainer';
+
+/** Defaults of {@link runDemo}: a run of a few minutes on 2 cores with the wasm backend. */
+export const DEMO_DEFAULTS = {
+  seed: 0,
+  epochs: 6,
+  maxSeconds: 900,
+  losses: ['sdm', 'id', 'mlm'] as LossName[],
+  identities: 160,
+  imagesPerIdentity: 4,
+  captionsPerImage: 2,
+  imageSize: [64, 24] as [number, number],
+  batchSize: 32,
+  lr: 1e-3,
+  width: 128,
+  layers: 2,
+} as const;
+
+/** Options of {@link runDemo}; every field defaults to {@link DEMO_DEFAULTS}. */
+export interface DemoOptions {
+  seed?: number;
+  /** Training epochs (fixed, so the same seed gives the same table). */
+  epochs?: number;
+  /** Hard cap on training time; a run cut short by it is reported as such (and is not repeatable). */
+  maxSeconds?: number;
+  losses?: LossName[];
+  identities?: number;
+  imagesPerIdentity?: number;
+  captionsPerImage?: number;
+  imageSize?: [number, number];
+  batchSize?: number;
+  lr?: number;
+  /** Width of both towers and of the joint embedding. */
+  width?: number;
+  /** Blocks of each tower. */
+  layers?: number;
+  /** The CLIP BPE merges file (bytes); without it captions use SynthPedes' own word vocabulary. */
+  clipVocabulary?: Uint8Array;
+  /** Progress output (default: the trainer's, to stdout). */
+  progress?: 'auto' | 'bar' | 'lines' | 'none';
+  /** Called with human-readable status lines. */
+  log?: (line: string) => void;
+}
+
+/** What {@link runDemo} measured. */
+export interface DemoResult {
+  backend: string;
+  losses: LossName[];
+  tokenizer: 'clip-bpe' | 'synthpedes-words';
+  vocabSize: number;
+  trainIdentities: number;
+  testIdentities: number;
+  galleryImages: number;
+  queries: number;
+  /** Expected R1 (percent) of a random ranking: mean over queries of matching images / gallery size. */
+  chanceR1: number;
+  untrained: RankResult;
+  trained: RankResult;
+  epochsRun: number;
+  /** True when `maxSeconds` stopped training before `epochs`. */
+  cutShort: boolean;
+  trainSeconds: number;
+  seconds: number;
+  /** The trained model (the caller owns it: `dispose()` it). */
+  model: IRRA;
+  /** Encodes captions the way the model was trained (for exports and the web page). */
+  encodeText: (texts: string[]) => Int32Array;
+  contextLength: number;
+  test: SynthSample[];
+}
+
+/** A vocabulary over the CLIP BPE ids that the corpus uses, with CLIP's special-token layout at its end. */
+function compactClipVocabulary(tokenizer: ClipTokenizer, corpus: string[]) {
+  const rows = tokenizer.tokenizeToArray(corpus, { contextLength: 77, truncate: true });
+  const used = new Set<number>();
+  for (const id of rows) if (id !== 0 && id !== tokenizer.sotId && id !== tokenizer.eotId) used.add(id);
+  const ids = [...used].sort((a, b) => a - b);
+  const toCompact = new Map<number, number>();
+  for (const [i, id] of ids.entries()) toCompact.set(id, i + 1);
+  const vocabSize = ids.length + 4; // pad 0, words, mask, sot, eot
+  const sot = vocabSize - 2;
+  const eot = vocabSize - 1;
+  toCompact.set(tokenizer.sotId, sot);
+  toCompact.set(tokenizer.eotId, eot);
+  let longest = 0;
+  for (let r = 0; r < corpus.length; r++) {
+    let n = 0;
+    while (n < 77 && rows[r * 77 + n] !== 0) n++;
+    longest = Math.max(longest, n);
+  }
+  const contextLength = Math.ceil(longest / 4) * 4;
+  const encode = (texts: string[]): Int32Array => {
+    const full = tokenizer.tokenizeToArray(texts, { contextLength, truncate: true });
+    return full.map((id) => (id === 0 ? 0 : (toCompact.get(id) ?? 0)));
+  };
+  return { vocabSize, maskId: vocabSize - 3, contextLength, encode };
+}
+
+function wordVocabulary(corpus: string[]) {
+  const vocab = buildSynthVocabulary(corpus);
+  let longest = 0;
+  for (const c of corpus) longest = Math.max(longest, vocab.encode(c).length + 2);
+  const contextLength = Math.ceil(longest / 4) * 4;
+  return {
+    vocabSize: vocab.vocabSize,
+    maskId: vocab.maskId,
+    contextLength,
+    encode: (texts: string[]) => vocab.toIds(texts, contextLength),
+  };
+}
+
+/** Test split as Evaluator input: every caption a query, every image in the gallery. */
+function evaluationData(test: SynthSample[], encode: (t: string[]) => Int32Array, ctx: number, size: [number, number]) {
+  const transform = buildTransforms({ imageSize: size, isTrain: false });
+  const batch = 64;
+  const captions = test.flatMap((s) => s.captions.map((c) => ({ pid: s.pid, c })));
+  return {
+    captions: function* () {
+      for (let i = 0; i < captions.length; i += batch) {
+        const part = captions.slice(i, i + batch);
+        yield {
+          pids: part.map((p) => p.pid),
+          captionIds: tf.tensor2d(encode(part.map((p) => p.c)), [part.length, ctx], 'int32'),
+        };
+      }
+    },
+    gallery: function* () {
+      for (let i = 0; i < test.length; i += batch) {
+        const part = test.slice(i, i + batch);
+        const images = tf.tidy(
+          () =>
+            tf.stack(part.map((s) => transform({ data: s.pixels, height: s.height, width: s.width }))) as tf.Tensor4D,
+        );
+        yield { pids: part.map((s) => s.pid), images };
+      }
+    },
+  };
+}
+
+/** Expected R1 of a random ranking, in percent. */
+function chanceR1(test: SynthSample[]): number {
+  const perPid = new Map<number, number>();
+  for (const s of test) perPid.set(s.pid, (perPid.get(s.pid) ?? 0) + 1);
+  let sum = 0;
+  let n = 0;
+  for (const s of test) {
+    for (let k = 0; k < s.captions.length; k++) {
+      sum += (perPid.get(s.pid) ?? 0) / test.length;
+      n++;
+    }
+  }
+  return (100 * sum) / n;
+}
+
+/**
+ * The main job: generates SynthPedes, trains a small IRRA on its training identities with the
+ * chosen losses, and evaluates text→image retrieval on the held-out identities before and after
+ * training. Runs on whichever tfjs backend is active.
+ */
+export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
+  const o = { ...DEMO_DEFAULTS, ...options };
+  const log = o.log ?? (() => {});
+  const t0 = performance.now();
+  const data = generateSynthPedes({
+    seed: o.seed,
+    numIdentities: o.identities,
+    imagesPerIdentity: o.imagesPerIdentity,
+    captionsPerImage: o.captionsPerImage,
+    height: o.imageSize[0],
+    width: o.imageSize[1],
+  });
+  const corpus = [...data.train, ...data.test].flatMap((s) => s.captions);
+  const text = o.clipVocabulary
+    ? compactClipVocabulary(ClipTokenizer.fromGzip(o.clipVocabulary), corpus)
+    : wordVocabulary(corpus);
+  log(
+    `SynthPedes: ${data.trainIdentities.length} training identities (${data.train.length} images), ` +
+      `${data.testIdentities.length} held out (${data.test.length} images); ` +
+      `${o.clipVocabulary ? 'CLIP BPE' : 'word'} vocabulary of ${text.vocabSize}, context ${text.contextLength}`,
+  );
+
+  const config = irraConfig({
+    preset: 'tiny',
+    imageSize: o.imageSize,
+    visionPatchSize: 8,
+    strideSize: 8,
+    visionWidth: o.width,
+    visionLayers: o.layers,
+    embedDim: o.width,
+    transformerWidth: o.width,
+    transformerLayers: o.layers,
+    cmtDepth: 1,
+    contextLength: text.contextLength,
+    vocabSize: text.vocabSize,
+    numClasses: data.trainIdentities.length,
+    lossNames: o.losses,
+  });
+  const model = IRRA.create(config, { seed: o.seed });
+  const evaluator = new Evaluator(evaluationData(data.test, text.encode, text.contextLength, o.imageSize));
+  const untrained = (await evaluator.evaluate(model as RetrievalEncoder)).t2i;
+
+  const pairs: TrainSample[] = data.train.flatMap((s) =>
+    s.captions.map((caption) => ({ pid: s.pid, imageId: s.imageId, imgPath: `synthpedes:${s.imageId}`, caption })),
+  );
+  const encodeText: CaptionEncoder = (texts) => text.encode(texts);
+  const loader = new DataLoader(pairs, {
+    batchSize: o.batchSize,
+    seed: o.seed,
+    contextLength: text.contextLength,
+    transform: buildTransforms({ imageSize: o.imageSize, isTrain: true }),
+    encodeText,
+    mask: rowwiseMask((row, rng) => buildMlmInputs(row, { rng, maskId: text.maskId, vocabSize: text.vocabSize })),
+    loadImage: async (s): Promise<DecodedImage> => {
+      const img = data.train[s.imageId];
+      return { data: img.pixels, height: img.height, width: img.width };
+    },
+  });
+  const optimizer = buildOptimizer(model, { lr: o.lr });
+  const scheduler = new LRSchedulerWithWarmup({
+    baseLrs: optimizer.groups.map((g) => g.baseLr),
+    warmupEpochs: o.epochs > 1 ? 1 : 0,
+    totalEpochs: o.epochs,
+    mode: 'cosine',
+  });
+  const controller = new AbortController();
+  const deadline = performance.now() + o.maxSeconds * 1000;
+  const tTrain = performance.now();
+  const run = await new Trainer(model, {
+    optimizer,
+    scheduler,
+    trainData: (epoch) => loader.epoch(epoch - 1),
+    numEpochs: o.epochs,
+    progress: o.progress ?? 'auto',
+    logPeriod: 10,
+    signal: controller.signal,
+    onStep: () => {
+      if (performance.now() > deadline) controller.abort();
+    },
+  }).train();
+  const trainSeconds = (performance.now() - tTrain) / 1000;
+  optimizer.dispose();
+  const trained: EvaluationResult = await evaluator.evaluate(model);
+  return {
+    backend: tf.getBackend(),
+    losses: [...o.losses],
+    tokenizer: o.clipVocabulary ? 'clip-bpe' : 'synthpedes-words',
+    vocabSize: text.vocabSize,
+    trainIdentities: data.trainIdentities.length,
+    testIdentities: data.testIdentities.length,
+    galleryImages: data.test.length,
+    queries: trained.numQueries,
+    chanceR1: chanceR1(data.test),
+    untrained,
+    trained: trained.t2i,
+    epochsRun: run.epochsRun,
+    cutShort: run.cancelled,
+    trainSeconds,
+    seconds: (performance.now() - t0) / 1000,
+    model,
+    encodeText: text.encode,
+    contextLength: text.contextLength,
+    test: data.test,
+  };
+}
+
+/** The demo's table: untrained, trained and chance, in the reference's columns. */
+export function formatDemoTable(r: DemoResult): string {
+  const rows: [string, string[]][] = [
+    ['untrained', [r.untrained.R1, r.untrained.R5, r.untrained.R10, r.untrained.mAP, r.untrained.mINP].map(f2)],
+    ['trained', [r.trained.R1, r.trained.R5, r.trained.R10, r.trained.mAP, r.trained.mINP].map(f2)],
+    ['chance', [f2(r.chanceR1), '', '', '', '']],
+  ];
+  const head = ['t2i', 'R1', 'R5', 'R10', 'mAP', 'mINP'];
+  const body = rows.map(([name, v]) => [name, ...v]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = `+${widths.map((w) => '-'.repeat(w + 2)).join('+')}+`;
+  const fmt = (cells: string[]) =>
+    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
+  return [line, fmt(head), line, ...body.map(fmt), line].join('\n');
+}
+
+function f2(x: number): string {
+  return x.toFixed(2);
+}

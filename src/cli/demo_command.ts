@@ -1,0 +1,124 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { selectBackend } from '../backends';
+import { LOSS_NAMES, type LossName } from '../config';
+import { DEMO_DEFAULTS, formatDemoTable, runDemo } from './demo';
+
+const HELP = `usage: irra-tfjs demo [options]
+
+Trains a small IRRA on SynthPedes (procedural pedestrians with CUHK-PEDES-style captions) and
+evaluates text-to-image retrieval on held-out identities, untrained vs trained vs chance.
+
+options:
+  --seed N          random seed of data, weights and training (default ${DEMO_DEFAULTS.seed})
+  --epochs N        training epochs (default ${DEMO_DEFAULTS.epochs})
+  --max-seconds N   stop training after N seconds even if epochs remain (default ${DEMO_DEFAULTS.maxSeconds})
+  --losses L        losses joined by '+', from ${LOSS_NAMES.join(', ')} (default ${DEMO_DEFAULTS.losses.join('+')})
+  --identities N    identities generated, a quarter held out (default ${DEMO_DEFAULTS.identities})
+  --backend B       tfjs backend: wasm, cpu, tensorflow (tfjs-node) (default: the first that loads of wasm, cpu)
+  --vocab PATH      CLIP BPE merges file (bpe_simple_vocab_16e6.txt.gz); default $IRRA_CLIP_VOCAB, else
+                    ../shared/clip/ if present, else SynthPedes' own word vocabulary
+  --no-clip         use SynthPedes' word vocabulary even when the CLIP file is found
+  --json            print the results as one JSON object instead of tables
+  -h, --help        this text`;
+
+function findVocabulary(path: string | undefined): string | undefined {
+  const candidates = path
+    ? [path]
+    : [process.env.IRRA_CLIP_VOCAB, resolve('../shared/clip/bpe_simple_vocab_16e6.txt.gz')].filter(
+        (p): p is string => !!p,
+      );
+  for (const p of candidates) if (existsSync(p)) return p;
+  if (path) throw new Error(`--vocab: no file at ${path}`);
+  return undefined;
+}
+
+function parseLosses(text: string): LossName[] {
+  const names = text.split('+').map((s) => s.trim());
+  for (const n of names) {
+    if (!(LOSS_NAMES as readonly string[]).includes(n)) {
+      throw new Error(`--losses: unknown loss '${n}' (known: ${LOSS_NAMES.join(', ')})`);
+    }
+  }
+  return names as LossName[];
+}
+
+function positiveInt(name: string, v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected a positive integer, got '${v}'`);
+  return n;
+}
+
+/** `irra-tfjs demo`: see {@link HELP}. Returns the exit code. */
+export async function commandDemo(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      seed: { type: 'string' },
+      epochs: { type: 'string' },
+      'max-seconds': { type: 'string' },
+      losses: { type: 'string' },
+      identities: { type: 'string' },
+      backend: { type: 'string' },
+      vocab: { type: 'string' },
+      'no-clip': { type: 'boolean' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const seed = values.seed === undefined ? DEMO_DEFAULTS.seed : Number(values.seed);
+  if (!Number.isInteger(seed)) throw new Error(`--seed: expected an integer, got '${values.seed}'`);
+  const backend = await selectBackend(values.backend ? [values.backend] : ['wasm', 'cpu']);
+  const vocabPath = values['no-clip'] ? undefined : findVocabulary(values.vocab);
+  const json = values.json === true;
+  const log = json ? () => {} : (line: string) => console.log(line);
+  log(`backend: ${backend}`);
+  log(vocabPath ? `CLIP vocabulary: ${vocabPath}` : 'CLIP vocabulary not found: using the SynthPedes word vocabulary');
+  const result = await runDemo({
+    seed,
+    epochs: positiveInt('epochs', values.epochs, DEMO_DEFAULTS.epochs),
+    maxSeconds: positiveInt('max-seconds', values['max-seconds'], DEMO_DEFAULTS.maxSeconds),
+    losses: values.losses ? parseLosses(values.losses) : [...DEMO_DEFAULTS.losses],
+    identities: positiveInt('identities', values.identities, DEMO_DEFAULTS.identities),
+    ...(vocabPath ? { clipVocabulary: new Uint8Array(readFileSync(vocabPath)) } : {}),
+    progress: json ? 'none' : 'auto',
+    log,
+  });
+  result.model.dispose();
+  if (json) {
+    const pick = (r: typeof result.trained) => ({ R1: r.R1, R5: r.R5, R10: r.R10, mAP: r.mAP, mINP: r.mINP });
+    console.log(
+      JSON.stringify({
+        trained: pick(result.trained),
+        untrained: pick(result.untrained),
+        chanceR1: result.chanceR1,
+        seconds: result.seconds,
+        trainSeconds: result.trainSeconds,
+        epochsRun: result.epochsRun,
+        cutShort: result.cutShort,
+        backend: result.backend,
+        losses: result.losses,
+        tokenizer: result.tokenizer,
+        seed,
+      }),
+    );
+  } else {
+    console.log(
+      `\ntext-to-image retrieval on ${result.testIdentities} held-out identities ` +
+        `(${result.queries} captions → ${result.galleryImages} images), ${result.epochsRun} epochs in ${result.trainSeconds.toFixed(0)} s` +
+        `${result.cutShort ? ' (cut short by --max-seconds)' : ''}, losses ${result.losses.join('+')}:`,
+    );
+    console.log(formatDemoTable(result));
+    console.log(
+      `R1 is ${(result.trained.R1 / result.chanceR1).toFixed(1)}× chance; total ${result.seconds.toFixed(0)} s.`,
+    );
+  }
+  return 0;
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+/**
+ * The `irra-tfjs` command: `demo`, `train`, `eval`, `encode`. Each subcommand has `--help`.
+ */
+import { commandDemo } from './demo_command';
+
+const COMMANDS: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
+  demo: { summary: 'train and evaluate a small IRRA on built-in SynthPedes data', run: commandDemo },
+};
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`);
+  return `usage: irra-tfjs <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun 'irra-tfjs <command> --help' for a command's options.`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h') {
+    console.log(usage());
+    return name ? 0 : 1;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`irra-tfjs: unknown command '${name}'\n\n${usage()}`);
+    return 1;
+  }
+  return command.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(`irra-tfjs: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  },
+);
