@@ -20,6 +20,7 @@ const BROWSER_SUITES: Record<'webgl' | 'webgpu', string[]> = {
   webgl: [
     'test/browser/backend.test.ts',
     'test/browser/async_parity.test.ts',
+    'test/browser/select_backend.test.ts',
     'test/losses.test.ts',
     'test/losses.properties.test.ts',
     'test/rank.test.ts',
@@ -28,7 +29,12 @@ const BROWSER_SUITES: Record<'webgl' | 'webgpu', string[]> = {
     'test/model.test.ts',
     'test/tokenizer.test.ts',
   ],
-  webgpu: ['test/browser/backend.test.ts', 'test/browser/async_parity.test.ts', 'test/browser/model_async.test.ts'],
+  webgpu: [
+    'test/browser/backend.test.ts',
+    'test/browser/async_parity.test.ts',
+    'test/browser/select_backend.test.ts',
+    'test/browser/model_async.test.ts',
+  ],
 };
 
 const browserProject = (backend: 'webgl' | 'webgpu') => ({
