@@ -129,6 +129,11 @@ describe('layers', () => {
     expect(() => new Transformer({ width: 16, layers: 0, heads: 2 })).toThrow(
       /layers must be a positive integer, got 0/,
     );
+    const causalCross = new MultiHeadAttention({ width: 16, heads: 2, cross: true, causal: true });
+    const q = tf.zeros([1, 3, 16]);
+    const kv = tf.zeros([1, 4, 16]);
+    expect(() => causalCross.apply([q, kv])).toThrow(/causal mask needs equal query and key lengths, got 3 and 4/);
+    tf.dispose([q, kv]);
     const attn = new MultiHeadAttention({ width: 16, heads: 2 });
     const bad = tf.zeros([2, 5, 8]);
     expect(() => attn.apply(bad)).toThrow(/input must have shape \[batch, length, 16\], got \[2, 5, 8\]/);

@@ -189,6 +189,15 @@ describe('IRRA on the tiny preset', () => {
     for (const t of sd.values()) t.dispose();
   });
 
+  it('frees every tensor it made on dispose (create, fromStateDict)', () => {
+    const sd = model.stateDict();
+    expectNoLeak(() => {
+      IRRA.create(irraConfig({ preset: 'tiny' }), { seed: 1 }).dispose();
+      IRRA.fromStateDict(sd, { imageSize: [32, 16] }).dispose();
+    });
+    for (const t of sd.values()) t.dispose();
+  });
+
   it('leaks no tensor over 10 encodes and 3 forward+backward passes', () => {
     const params = [...model.namedParameters().values()];
     model.encodeImage(batch.images).dispose();

@@ -79,6 +79,13 @@ export class CrossModalEncoder extends tfl.layers.Layer {
     });
   }
 
+  /** Also applies to the sub-layers (zero initialization when weights will be loaded anyway). */
+  override setFastWeightInitDuringBuild(value: boolean): void {
+    super.setFastWeightInitDuringBuild(value);
+    this.crossAttn.setFastWeightInitDuringBuild(value);
+    this.transformer.setFastWeightInitDuringBuild(value);
+  }
+
   override build(_inputShape: tfl.Shape | tfl.Shape[]): void {
     const e = this.width;
     this.crossAttn.build([null, null, e]);

@@ -133,6 +133,11 @@ export class MultiHeadAttention extends tfl.layers.Layer {
    */
   crossAttend(q: tf.Tensor2D, kv: tf.Tensor2D, batch: number, queryLength: number, keyLength: number): tf.Tensor2D {
     const e = this.width;
+    if (this.causal && queryLength !== keyLength) {
+      throw new Error(
+        `MultiHeadAttention: a causal mask needs equal query and key lengths, got ${queryLength} and ${keyLength}`,
+      );
+    }
     return tf.tidy(() => {
       const w = read2d(this.inProjWeight);
       const b = read1d(this.inProjBias);

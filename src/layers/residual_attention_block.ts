@@ -84,6 +84,12 @@ export class ResidualAttentionBlock extends tfl.layers.Layer {
     });
   }
 
+  /** Also applies to the sub-layers (zero initialization when weights will be loaded anyway). */
+  override setFastWeightInitDuringBuild(value: boolean): void {
+    super.setFastWeightInitDuringBuild(value);
+    this.attn.setFastWeightInitDuringBuild(value);
+  }
+
   override build(_inputShape: tfl.Shape | tfl.Shape[]): void {
     const e = this.width;
     const rng = new Rng(this.seed);

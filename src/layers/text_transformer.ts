@@ -99,6 +99,12 @@ export class TextTransformer extends tfl.layers.Layer {
     return this.vocabSize - 1;
   }
 
+  /** Also applies to the sub-layers (zero initialization when weights will be loaded anyway). */
+  override setFastWeightInitDuringBuild(value: boolean): void {
+    super.setFastWeightInitDuringBuild(value);
+    this.transformer.setFastWeightInitDuringBuild(value);
+  }
+
   override build(_inputShape: tfl.Shape | tfl.Shape[]): void {
     const w = this.width;
     const rng = new Rng(this.seed);

@@ -91,6 +91,12 @@ export class Transformer extends tfl.layers.Layer {
     }
   }
 
+  /** Also applies to the blocks (zero initialization when weights will be loaded anyway). */
+  override setFastWeightInitDuringBuild(value: boolean): void {
+    super.setFastWeightInitDuringBuild(value);
+    for (const block of this.resblocks) block.setFastWeightInitDuringBuild(value);
+  }
+
   override build(_inputShape: tfl.Shape | tfl.Shape[]): void {
     for (const block of this.resblocks) {
       block.build([null, null, this.width]);

@@ -111,7 +111,7 @@ export class IRRA {
   private readonly byName: Map<string, ReferenceWeight>;
   private disposed = false;
 
-  private constructor(config: IRRAConfig, seed: number) {
+  private constructor(config: IRRAConfig, seed: number, initialize: boolean) {
     validateConfig(config);
     this.config = config;
     const c = config;
@@ -134,6 +134,8 @@ export class IRRA {
       outputDim: c.embedDim,
       seed: subSeed(seed, 1),
     });
+    this.visual.setFastWeightInitDuringBuild(!initialize);
+    this.text.setFastWeightInitDuringBuild(!initialize);
     this.visual.build([null, c.imageSize[0], c.imageSize[1], 3]);
     this.text.build([null, c.contextLength]);
     const textEntries = this.text.referenceWeights();
@@ -151,16 +153,14 @@ export class IRRA {
     ];
     if (c.lossNames.includes('id')) {
       const rng = new Rng(subSeed(seed, 2));
-      this.classifierWeight = new tfl.LayerVariable(
-        normalInit(rng, 0.001).apply([c.embedDim, c.numClasses], 'float32'),
+      const weightInit = (initialize ? normalInit(rng, 0.001) : constantInit(0)).apply(
+        [c.embedDim, c.numClasses],
         'float32',
-        'classifier.weight',
       );
-      this.classifierBias = new tfl.LayerVariable(
-        constantInit(0).apply([c.numClasses], 'float32'),
-        'float32',
-        'classifier.bias',
-      );
+      const biasInit = constantInit(0).apply([c.numClasses], 'float32');
+      this.classifierWeight = new tfl.LayerVariable(weightInit, 'float32', 'classifier.weight');
+      this.classifierBias = new tfl.LayerVariable(biasInit, 'float32', 'classifier.bias');
+      tf.dispose([weightInit, biasInit]);
       entries.push(
         { name: 'classifier.weight', weight: this.classifierWeight, layout: 'linear' },
         { name: 'classifier.bias', weight: this.classifierBias, layout: 'identity' },
@@ -184,6 +184,8 @@ export class IRRA {
         fcStd: scale * (2 * c.cmtDepth) ** -0.5,
         seed: subSeed(seed, 4),
       });
+      this.crossModal.setFastWeightInitDuringBuild(!initialize);
+      this.mlmHead.setFastWeightInitDuringBuild(!initialize);
       this.crossModal.build([null, null, c.embedDim]);
       this.mlmHead.build([null, null, c.embedDim]);
       entries.push(...this.crossModal.referenceWeights(), ...prefixed('mlm_head', this.mlmHead.referenceWeights()));
@@ -201,7 +203,7 @@ export class IRRA {
    * The caller owns the model: call {@link IRRA.dispose}.
    */
   static create(config: IRRAConfig, opts: IRRACreateOptions = {}): IRRA {
-    return new IRRA(config, opts.seed ?? Math.floor(Math.random() * 2 ** 31));
+    return new IRRA(config, opts.seed ?? Math.floor(Math.random() * 2 ** 31), true);
   }
 
   /**
@@ -288,7 +290,7 @@ export class IRRA {
       }
     }
     const config = irraConfig({ preset: 'ViT-B/16', ...overrides, ...inferred });
-    const model = new IRRA(config, 0);
+    const model = new IRRA(config, 0, false);
     try {
       model.loadStateDict(map);
     } catch (e) {

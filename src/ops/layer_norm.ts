@@ -34,10 +34,3 @@ export function layerNorm(
   });
   return f(x, gamma, beta);
 }
-
-/** {@link layerNorm} over the last axis of a tensor of any rank ≥ 2. */
-export function layerNormNd(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D): tf.Tensor {
-  if (x.rank === 2) return layerNorm(x as tf.Tensor2D, gamma, beta);
-  const flat = tf.reshape(x, [-1, x.shape[x.rank - 1]]) as tf.Tensor2D;
-  return tf.reshape(layerNorm(flat, gamma, beta), x.shape);
-}

@@ -34,11 +34,3 @@ export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tens
   });
   return f(x, w);
 }
-
-/** {@link linear} over the last axis of a tensor of any rank ≥ 2 (flattened around the product). */
-export function linearNd(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor {
-  if (x.rank === 2) return linear(x as tf.Tensor2D, w, b);
-  const lead = x.shape.slice(0, -1);
-  const flat = tf.reshape(x, [-1, x.shape[x.rank - 1]]) as tf.Tensor2D;
-  return tf.reshape(linear(flat, w, b), [...lead, w.shape[1]]);
-}
