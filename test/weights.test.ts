@@ -25,6 +25,7 @@ import {
   serializeSafetensors,
   truncateTextPosEmbed,
 } from '../src/weights/index';
+import { PyCallable, unpickle } from '../src/weights/pickle';
 import { expectClose } from './helpers/compare';
 import { fixtureJson, fixturePath, fixtureRaw, loadFixtureRaw } from './helpers/fixtures';
 import { bytesOf, stateDictPickle, torchZip } from './helpers/torch_pickle';
@@ -369,6 +370,10 @@ describe('safetensors', () => {
     const copy = parseSafetensors(shifted.subarray(1)).tensors.get('x') as RawTensor;
     expect(copy.data.buffer).not.toBe(shifted.buffer);
     expect([...copy.data]).toEqual([1, 2, 3, 4]);
+    const nodeBuffer = Buffer.alloc(bytes.length + 3);
+    nodeBuffer.set(bytes, 3);
+    const fromBuffer = parseSafetensors(nodeBuffer.subarray(3)).tensors.get('x') as RawTensor;
+    expect([...fromBuffer.data]).toEqual([1, 2, 3, 4]);
   });
 
   it('reads a file path header first with the same result as reading the bytes', async () => {
@@ -494,6 +499,68 @@ describe('PyTorch archives built here (strides, dtypes, wrapping)', () => {
       /declares 4 F32 elements \(16 bytes\) but its entry holds 8/,
     );
     expect(() => readTorchArchive(torchZip(short, {}))).toThrow(/storage '0' has no entry archive\/data\/0/);
+  });
+});
+
+describe('pickle reader', () => {
+  // pickle.dumps({'a': [1, 2.5, -3, 2**70, -2**70, (1,), (1, 2, 3), b'xy', None, True, False, 'é',
+  //   65535, -1, 1 << 31], 'b': {}, 'c': OrderedDict([('x', 1)])}, protocol=4), by CPython 3.
+  const P4 =
+    '8004958d000000000000007d94288c0161945d94284b014740040000000000004afdffffff8a090000000000000000408a09000000000000' +
+    '0000c04b0185944b014b024b03879443027879944e88898c02c3a9944dffff4affffffff8a050000008000658c0162947d948c0163948c0b' +
+    '636f6c6c656374696f6e73948c0b4f726465726564446963749493942952948c0178944b0173752e';
+  const resolveGlobal = (module: string, name: string): PyCallable => {
+    if (module === 'collections' && name === 'OrderedDict') return new PyCallable('OrderedDict', () => new Map());
+    throw new Error(`pickle test: global ${module}.${name} not allowed`);
+  };
+
+  it('decodes protocol-4 opcodes (FRAME, MEMOIZE, STACK_GLOBAL, LONG1, BINFLOAT, tuples, bytes)', () => {
+    const v = unpickle(Buffer.from(P4, 'hex'), { resolveGlobal }) as Map<string, unknown>;
+    expect(v.get('a')).toEqual([
+      1,
+      2.5,
+      -3,
+      2n ** 70n,
+      -(2n ** 70n),
+      [1],
+      [1, 2, 3],
+      Uint8Array.of(0x78, 0x79),
+      null,
+      true,
+      false,
+      'é',
+      65535,
+      -1,
+      2147483648,
+    ]);
+    expect(v.get('b')).toEqual(new Map());
+    expect(v.get('c')).toEqual(new Map([['x', 1]]));
+  });
+
+  it('names the first disallowed global of a protocol-2 pickle (bytes go through _codecs.encode)', () => {
+    const p2 = Buffer.from(
+      '80027d71002858010000006171015d7102284b014740040000000000004afdffffff8a09000000000000000040' +
+        '8a090000000000000000c04b018571034b014b024b03877104635f636f646563730a656e636f64650a7105',
+      'hex',
+    );
+    expect(() => unpickle(p2, { resolveGlobal })).toThrow(/global _codecs.encode not allowed/);
+  });
+
+  it('rejects truncation, unknown opcodes and a stack underflow with the byte offset', () => {
+    const p4 = Buffer.from(P4, 'hex');
+    expect(() => unpickle(p4.subarray(0, 60), { resolveGlobal })).toThrow(
+      /^pickle: declared length 141 exceeds the pickle size/,
+    );
+    expect(() => unpickle(Uint8Array.of(0x80, 2, 0xff), { resolveGlobal })).toThrow(
+      /unsupported opcode 0xff \(at byte 3 of 3\)/,
+    );
+    expect(() => unpickle(Uint8Array.of(0x80, 2, 0x73, 0x2e), { resolveGlobal })).toThrow(/^pickle: stack underflow/);
+    expect(() => unpickle(Uint8Array.of(0x80, 2, 0x68, 5, 0x2e), { resolveGlobal })).toThrow(
+      /memo key 5 was never stored/,
+    );
+    expect(() => unpickle(Uint8Array.of(0x80, 2, 0x4e, 0x51, 0x2e), { resolveGlobal })).toThrow(
+      /BINPERSID in a pickle that has no persistent storage/,
+    );
   });
 });
 

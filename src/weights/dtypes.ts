@@ -40,9 +40,12 @@ function halfToFloatTable(): Float32Array {
   return t;
 }
 
-/** Copies `bytes` into a fresh, aligned buffer when its offset is not a multiple of `align`. */
+/**
+ * Copies `bytes` into a fresh, aligned buffer when its offset is not a multiple of `align`
+ * (`new Uint8Array(x)` copies; a Node Buffer's `slice()` would return a view at the same offset).
+ */
 function aligned(bytes: Uint8Array, align: number): Uint8Array {
-  return bytes.byteOffset % align === 0 ? bytes : bytes.slice();
+  return bytes.byteOffset % align === 0 ? bytes : new Uint8Array(bytes);
 }
 
 /**

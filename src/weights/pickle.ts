@@ -155,9 +155,8 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): PickleVal
       case 0x95: // FRAME
         u64();
         break;
-      case 0x2e: // STOP
-        if (stack.length !== 1 || marks.length !== 0) fail(`STOP with ${stack.length} values on the stack`);
-        return stack[0] as PickleValue;
+      case 0x2e: // STOP: the value on top, as Python's unpickler returns it
+        return top();
       case 0x28: // MARK
         if (marks.length >= maxMarkDepth) fail(`nesting deeper than ${maxMarkDepth} MARKs`);
         stack.push(MARK);
@@ -309,7 +308,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): PickleVal
           k = bytes[pos++];
         } else k = op === 0x42 ? u32() : u64();
         need(k);
-        stack.push(bytes.slice(pos, pos + k));
+        stack.push(new Uint8Array(bytes.subarray(pos, pos + k)));
         pos += k;
         break;
       }
