@@ -27,6 +27,7 @@ const BROWSER_SUITES: Record<'webgl' | 'webgpu', string[]> = {
     'test/evaluator.test.ts',
     'test/model.parity.test.ts',
     'test/model.test.ts',
+    'test/layers.test.ts',
     'test/tokenizer.test.ts',
   ],
   webgpu: [
