@@ -492,6 +492,12 @@ describe('PyTorch archives built here (strides, dtypes, wrapping)', () => {
     expect(() => readTorchArchive(torchZip(past, { '0': new Uint8Array(16) }))).toThrow(
       /reaches element 5 of a storage of 4/,
     );
+    const expanded = stateDictPickle([
+      { name: 'w', key: '0', storageType: 'FloatStorage', numel: 1, offset: 0, shape: [65536, 65536], stride: [0, 0] },
+    ]);
+    expect(() => readTorchArchive(torchZip(expanded, { '0': new Uint8Array(4) }))).toThrow(
+      /has 4294967296 elements but views a storage of 1 \(an expanded view\)/,
+    );
     const short = stateDictPickle([
       { name: 'w', key: '0', storageType: 'FloatStorage', numel: 4, offset: 0, shape: [4], stride: [1] },
     ]);

@@ -74,6 +74,11 @@ function rebuildTensor(qualname: string, args: PickleValue[]): TorchTensor {
     count *= size[i];
     if (size[i] > 0) last += (size[i] - 1) * stride[i];
   }
+  if (count > storage.numel) {
+    throw new Error(
+      `torch: tensor of size [${size}] stride [${stride}] has ${count} elements but views a storage of ${storage.numel} (an expanded view); materialising it would allocate more than the file holds`,
+    );
+  }
   if (count > 0 && last >= storage.numel) {
     throw new Error(
       `torch: tensor of size [${size}] stride [${stride}] offset ${offset} reaches element ${last} of a storage of ${storage.numel}`,
