@@ -17,12 +17,17 @@ export interface AttentionShape {
 
 /**
  * `[B · L, n · H · d]` (n packed projections, H heads each) → the B · n · H slices `[L, d]`,
- * ordered (batch, projection, head), using only a 4-D transpose and an unstack.
+ * ordered (batch, projection, head), using a 4-D transpose and one row gather per slice. (Not
+ * `unstack`/`slice`: tfjs-wasm's Slice copies its whole input to JavaScript for every output, so
+ * unstacking N pieces costs N full copies; its Gather kernel copies only the rows it returns.)
  */
 function splitHeads(x: tf.Tensor, batch: number, length: number, n: number, heads: number): tf.Tensor2D[] {
   const d = (x.shape[1] as number) / (n * heads);
-  const t = tf.transpose(tf.reshape(x, [batch, length, n * heads, d]), [0, 2, 1, 3]);
-  return tf.unstack(tf.reshape(t, [batch * n * heads, length, d])) as tf.Tensor2D[];
+  const pieces = batch * n * heads;
+  const t = tf.reshape(tf.transpose(tf.reshape(x, [batch, length, n * heads, d]), [0, 2, 1, 3]), [pieces, length * d]);
+  const out: tf.Tensor2D[] = [];
+  for (let i = 0; i < pieces; i++) out.push(tf.reshape(tf.gather(t, [i]), [length, d]));
+  return out;
 }
 
 /** Inverse of {@link splitHeads}: B · n · H slices `[L, d]` → `[B · L, n · H · d]`. */
