@@ -101,6 +101,13 @@ describe('loadCheckpoint on the reference fixtures', () => {
     expect(readTorchArchive(readFileSync(fixturePath('clip_square.jit.pt'))).format).toBe('torchscript');
   });
 
+  it('adapts positional embeddings on load when asked', async () => {
+    const got = await loadCheckpoint(fixturePath('clip_square.jit.pt'), { adapt: { grid: [4, 2], contextLength: 16 } });
+    expect(got.get('base_model.visual.positional_embedding')?.shape).toEqual([9, 64]);
+    expect(got.get('base_model.positional_embedding')?.shape).toEqual([16, 64]);
+    dispose(got);
+  });
+
   it('clip_square.jit.pt maps to base_model.* and drops logit_scale and the int64 buffers', async () => {
     const got = await loadCheckpoint(fixturePath('clip_square.jit.pt'));
     const expected = new Map<string, RawTensor>();

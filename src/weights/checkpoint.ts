@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { type CheckpointFormat, convertStateDict } from './name_maps';
 import { nodeFs } from './node';
+import { type AdaptTarget, adaptStateDict } from './pos_embed';
 import {
   parseSafetensors,
   parseSafetensorsFile,
@@ -28,6 +29,12 @@ export interface LoadCheckpointOptions {
    * keys; `'raw'` keeps the names as stored (no mapping, nothing dropped).
    */
   format?: CheckpointFormat | 'auto' | 'raw';
+  /**
+   * When given, the positional embeddings are adapted to this geometry on load with
+   * `adaptStateDict` (image grid resized bilinearly, text context truncated). Ignored with
+   * `format: 'raw'`. Default: returned as stored.
+   */
+  adapt?: AdaptTarget;
 }
 
 function looksLikeSafetensors(b: Uint8Array): boolean {
@@ -84,7 +91,8 @@ async function readRawFromPath(path: string): Promise<Map<string, RawTensor>> {
  * - Hugging Face `CLIPModel` safetensors: q/k/v concatenated into `in_proj_*`, projections
  *   transposed; `position_ids` and `logit_scale` dropped.
  *
- * Positional embeddings are returned as stored; `adaptStateDict` resizes them to a model's grid.
+ * Positional embeddings are returned as stored unless `options.adapt` gives the model's grid and
+ * context length (see `adaptStateDict`).
  * Reads never execute code from the file (see `readTorchArchive`).
  *
  * @param source file bytes, or (Node only) a file path. A safetensors path is read header first,
@@ -94,8 +102,8 @@ async function readRawFromPath(path: string): Promise<Map<string, RawTensor>> {
  * not modify the bytes afterwards.
  * @throws Error for unreadable files and for keys that no name table uses or ignores.
  * @example
- * const weights = await loadCheckpoint('ViT-B-16.pt');
- * const model = IRRA.fromStateDict(adaptStateDict(weights, { grid: [24, 8], contextLength: 77 }));
+ * const weights = await loadCheckpoint('ViT-B-16.pt', { adapt: { grid: [24, 8], contextLength: 77 } });
+ * const model = IRRA.fromStateDict(weights, { imageSize: [384, 128], strideSize: 16 });
  */
 export async function loadCheckpoint(
   source: Uint8Array | ArrayBuffer | string,
@@ -104,7 +112,8 @@ export async function loadCheckpoint(
   const raw = typeof source === 'string' ? await readRawFromPath(source) : readCheckpointRaw(source).tensors;
   const format = options.format ?? 'auto';
   if (format === 'raw') return rawToTensors(raw);
-  return rawToTensors(convertStateDict(raw, format).tensors);
+  const mapped = rawToTensors(convertStateDict(raw, format).tensors);
+  return options.adapt ? adaptStateDict(mapped, options.adapt) : mapped;
 }
 
 /**
