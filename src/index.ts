@@ -52,5 +52,6 @@ export * from './layers/index';
 export { type CmpmLossOptions, cmpmLoss, idLoss, itcLoss, mlmLoss, type SdmLossOptions, sdmLoss } from './losses';
 export * from './model/index';
 export * from './tokenizer/index';
+export * from './train/checkpoint_io';
 export * from './train/index';
 export * from './weights/index';
