@@ -3,9 +3,18 @@
  * The `irra-tfjs` command: `demo`, `train`, `eval`, `encode`. Each subcommand has `--help`.
  */
 import { commandDemo } from './demo_command';
+import { commandEncode } from './encode_command';
+import { commandEval } from './eval_command';
+import { commandTrain } from './train_command';
 
 const COMMANDS: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
   demo: { summary: 'train and evaluate a small IRRA on built-in SynthPedes data', run: commandDemo },
+  train: {
+    summary: 'train IRRA on CUHK-PEDES, ICFG-PEDES, RSTPReid or a generic JSON dataset',
+    run: (a) => commandTrain(a),
+  },
+  eval: { summary: 'evaluate a checkpoint: t2i R1, R5, R10, mAP, mINP', run: (a) => commandEval(a) },
+  encode: { summary: 'encode images or captions to features (.safetensors or .npy)', run: (a) => commandEncode(a) },
 };
 
 function usage(): string {

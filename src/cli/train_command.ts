@@ -1,0 +1,480 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CONFIG_DEFAULTS, type IRRAConfig, irraConfig, type LossName, type PresetName } from '../config';
+import { type DatasetName, loadDataset } from '../data/annotations';
+import { DataLoader, evaluationBatches, LOADER_DEFAULTS, rowwiseMask } from '../data/batch';
+import { buildTransforms } from '../data/transforms';
+import { Evaluator } from '../eval/evaluator';
+import { IRRA } from '../model/irra';
+import { buildMlmInputs } from '../tokenizer/mlm_masking';
+import {
+  type ParsedTrainerCheckpoint,
+  parseTrainerCheckpoint,
+  serializeTrainerCheckpoint,
+} from '../train/checkpoint_io';
+import {
+  LR_SCHEDULER_DEFAULTS,
+  type LRScheduleMode,
+  LRSchedulerWithWarmup,
+  type WarmupMethod,
+} from '../train/lr_scheduler';
+import { buildOptimizer, OPTIMIZER_DEFAULTS, type OptimizerName } from '../train/optimizer';
+import { disposeCheckpoint, TRAINER_DEFAULTS, Trainer } from '../train/trainer';
+import { loadCheckpoint, overlayStateDict } from '../weights/checkpoint';
+import { adaptStateDict } from '../weights/pos_embed';
+import {
+  activateBackend,
+  COMMON_OPTIONS,
+  type CommandIO,
+  DATASET_NAMES,
+  formatHelp,
+  loadTokenizer,
+  type OptionGroup,
+  PRESET_NAMES,
+  parseOptions,
+  patchGrid,
+  presetDefaultText,
+  processIO,
+} from './options';
+
+/** Values of `irra-tfjs train`'s options (the reference's names from `utils/options.py`, plus this library's). */
+export interface TrainCommandOptions {
+  dataset_name: DatasetName;
+  root_dir: string;
+  batch_size: number;
+  test_batch_size: number;
+  sampler: 'random' | 'identity';
+  num_instance: number;
+  img_aug: boolean;
+  MLM: boolean;
+  val_dataset: 'test' | 'val';
+  preset: PresetName;
+  pretrain_choice: string;
+  img_size?: [number, number];
+  stride_size?: number;
+  text_length?: number;
+  vocab_size: number;
+  cmt_depth?: number;
+  embed_dim?: number;
+  vision_width?: number;
+  vision_layers?: number;
+  patch_size?: number;
+  transformer_width?: number;
+  transformer_layers?: number;
+  temperature: number;
+  loss_names: LossName[];
+  id_loss_weight: number;
+  mlm_loss_weight: number;
+  optimizer: OptimizerName;
+  lr: number;
+  lr_factor: number;
+  bias_lr_factor: number;
+  momentum: number;
+  weight_decay: number;
+  weight_decay_bias: number;
+  alpha: number;
+  beta: number;
+  num_epoch: number;
+  milestones: number[];
+  gamma: number;
+  warmup_factor: number;
+  warmup_epochs: number;
+  warmup_method: WarmupMethod;
+  lrscheduler: LRScheduleMode;
+  target_lr: number;
+  power: number;
+  output_dir: string;
+  eval_period: number;
+  log_period: number;
+  resume: boolean;
+  resume_ckpt_file: string;
+  seed: number;
+  backend?: string;
+  vocab?: string;
+}
+
+/**
+ * Defaults of `irra-tfjs train`: the reference's `utils/options.py` values (batch sizes, losses,
+ * solver and schedule through the library's own DEFAULTS objects), used by the code and the help.
+ * Architecture options left undefined come from `--preset`.
+ */
+export const TRAIN_DEFAULTS: Readonly<TrainCommandOptions> = Object.freeze({
+  dataset_name: 'CUHK-PEDES',
+  root_dir: './data',
+  batch_size: 128,
+  test_batch_size: 512,
+  sampler: LOADER_DEFAULTS.sampler,
+  num_instance: LOADER_DEFAULTS.numInstances,
+  img_aug: false,
+  MLM: false,
+  val_dataset: 'test',
+  preset: 'ViT-B/16',
+  pretrain_choice: '',
+  vocab_size: 49408,
+  temperature: CONFIG_DEFAULTS.temperature,
+  loss_names: [...CONFIG_DEFAULTS.lossNames],
+  id_loss_weight: CONFIG_DEFAULTS.idLossWeight,
+  mlm_loss_weight: CONFIG_DEFAULTS.mlmLossWeight,
+  optimizer: OPTIMIZER_DEFAULTS.optimizer,
+  lr: OPTIMIZER_DEFAULTS.lr,
+  lr_factor: OPTIMIZER_DEFAULTS.lrFactor,
+  bias_lr_factor: OPTIMIZER_DEFAULTS.biasLrFactor,
+  momentum: OPTIMIZER_DEFAULTS.momentum,
+  weight_decay: OPTIMIZER_DEFAULTS.weightDecay,
+  weight_decay_bias: OPTIMIZER_DEFAULTS.weightDecayBias,
+  alpha: OPTIMIZER_DEFAULTS.betas[0],
+  beta: OPTIMIZER_DEFAULTS.betas[1],
+  num_epoch: TRAINER_DEFAULTS.numEpochs,
+  milestones: [...LR_SCHEDULER_DEFAULTS.milestones],
+  gamma: LR_SCHEDULER_DEFAULTS.gamma,
+  warmup_factor: LR_SCHEDULER_DEFAULTS.warmupFactor,
+  warmup_epochs: LR_SCHEDULER_DEFAULTS.warmupEpochs,
+  warmup_method: LR_SCHEDULER_DEFAULTS.warmupMethod,
+  lrscheduler: LR_SCHEDULER_DEFAULTS.mode,
+  target_lr: LR_SCHEDULER_DEFAULTS.targetLr,
+  power: LR_SCHEDULER_DEFAULTS.power,
+  output_dir: 'logs',
+  eval_period: TRAINER_DEFAULTS.evalPeriod,
+  log_period: TRAINER_DEFAULTS.logPeriod,
+  resume: false,
+  resume_ckpt_file: '',
+  seed: 1,
+});
+
+/** The data options (shared with `eval` where they apply). */
+export const DATA_OPTIONS: OptionGroup = {
+  title: 'data',
+  options: {
+    dataset_name: {
+      kind: 'string',
+      choices: DATASET_NAMES,
+      help: 'dataset; generic = the JSON format of docs/training.md, --root_dir being the file',
+    },
+    root_dir: {
+      kind: 'string',
+      arg: 'DIR',
+      help: 'folder holding <dataset_name>/ (generic: the annotation file)',
+    },
+    batch_size: { kind: 'int', min: 1, help: 'training pairs per batch' },
+    test_batch_size: { kind: 'int', min: 1, help: 'images or captions per evaluation batch' },
+    sampler: { kind: 'string', choices: ['random', 'identity'], help: 'batch sampler' },
+    num_instance: { kind: 'int', min: 1, help: 'pairs per identity with --sampler identity' },
+    img_aug: { kind: 'flag', help: 'pad + random crop + random erasing on training images' },
+    MLM: {
+      kind: 'flag',
+      help: "accepted for the reference's scripts; masked captions are built whenever --loss_names has mlm",
+    },
+    val_dataset: { kind: 'string', choices: ['test', 'val'], help: 'split evaluated during training' },
+  },
+};
+
+const MODEL_OPTIONS: OptionGroup = {
+  title: 'model',
+  options: {
+    preset: { kind: 'string', choices: PRESET_NAMES, help: 'architecture preset (tiny: for tests)' },
+    pretrain_choice: {
+      kind: 'string',
+      arg: 'PATH',
+      help: 'CLIP checkpoint to start from (ViT-B-16.pt, a CLIP state_dict or HF model.safetensors)',
+      defaultText: 'none: random initialization, with a warning',
+    },
+    img_size: { kind: 'size', help: 'image height,width', defaultText: presetDefaultText('imageSize') },
+    stride_size: { kind: 'int', min: 1, help: 'patch stride', defaultText: presetDefaultText('strideSize') },
+    text_length: { kind: 'int', min: 2, help: 'tokens per caption', defaultText: presetDefaultText('contextLength') },
+    vocab_size: { kind: 'int', min: 2, help: "token vocabulary (at least the tokenizer's 49408)" },
+    cmt_depth: {
+      kind: 'int',
+      min: 1,
+      help: 'cross-modal transformer blocks',
+      defaultText: presetDefaultText('cmtDepth'),
+    },
+    embed_dim: { kind: 'int', min: 1, help: 'joint embedding width', defaultText: presetDefaultText('embedDim') },
+    vision_width: {
+      kind: 'int',
+      min: 1,
+      help: 'vision transformer width',
+      defaultText: presetDefaultText('visionWidth'),
+    },
+    vision_layers: {
+      kind: 'int',
+      min: 1,
+      help: 'vision transformer blocks',
+      defaultText: presetDefaultText('visionLayers'),
+    },
+    patch_size: { kind: 'int', min: 1, help: 'vision patch size', defaultText: presetDefaultText('visionPatchSize') },
+    transformer_width: {
+      kind: 'int',
+      min: 1,
+      help: 'text transformer width',
+      defaultText: presetDefaultText('transformerWidth'),
+    },
+    transformer_layers: {
+      kind: 'int',
+      min: 1,
+      help: 'text transformer blocks',
+      defaultText: presetDefaultText('transformerLayers'),
+    },
+    temperature: { kind: 'number', min: 0, exclusiveMin: true, help: 'similarity temperature (logit scale 1/T)' },
+    loss_names: { kind: 'losses', help: 'losses joined by + (sdm, itc, cmpm, id, mlm)' },
+    id_loss_weight: { kind: 'number', min: 0, help: 'weight of the ID loss' },
+    mlm_loss_weight: { kind: 'number', min: 0, help: 'weight of the MLM (IRR) loss' },
+  },
+};
+
+const SOLVER_OPTIONS: OptionGroup = {
+  title: 'solver',
+  options: {
+    optimizer: { kind: 'string', choices: ['Adam', 'AdamW', 'SGD'], help: 'optimizer' },
+    lr: { kind: 'number', min: 0, exclusiveMin: true, help: 'base learning rate' },
+    lr_factor: { kind: 'number', min: 0, help: 'lr multiplier of cross-modal, classifier and mlm_head parameters' },
+    bias_lr_factor: { kind: 'number', min: 0, help: 'lr multiplier of biases' },
+    momentum: { kind: 'number', min: 0, help: 'SGD momentum' },
+    weight_decay: { kind: 'number', min: 0, help: 'weight decay (biases: --weight_decay_bias)' },
+    weight_decay_bias: { kind: 'number', min: 0, help: 'weight decay of biases' },
+    alpha: { kind: 'number', min: 0, help: 'Adam beta1' },
+    beta: { kind: 'number', min: 0, help: 'Adam beta2' },
+    num_epoch: { kind: 'int', min: 1, help: 'training epochs' },
+    milestones: { kind: 'ints', min: 0, help: 'epochs where --lrscheduler step multiplies the lr by --gamma' },
+    gamma: { kind: 'number', min: 0, help: 'step decay factor' },
+    warmup_factor: { kind: 'number', min: 0, help: 'warmup starts at lr × this' },
+    warmup_epochs: { kind: 'int', min: 0, help: 'warmup epochs' },
+    warmup_method: { kind: 'string', choices: ['linear', 'constant'], help: 'warmup shape' },
+    lrscheduler: { kind: 'string', choices: ['cosine', 'step', 'exp', 'poly', 'linear'], help: 'decay after warmup' },
+    target_lr: { kind: 'number', min: 0, help: 'lr that cosine and poly decay towards' },
+    power: { kind: 'number', min: 0, help: 'base of exp and poly decay' },
+  },
+};
+
+const RUN_OPTIONS: OptionGroup = {
+  title: 'run',
+  options: {
+    output_dir: {
+      kind: 'string',
+      arg: 'DIR',
+      help: 'where best.safetensors, last.safetensors and train_options.json go',
+    },
+    eval_period: { kind: 'int', min: 1, help: 'evaluate every N epochs' },
+    log_period: { kind: 'int', min: 1, help: 'log a line every N steps (when not on a terminal)' },
+    resume: { kind: 'flag', help: 'continue from --resume_ckpt_file' },
+    resume_ckpt_file: { kind: 'string', arg: 'PATH', help: 'a best/last.safetensors written by this command' },
+    seed: { kind: 'int', help: 'seed of the initialization, data order, transforms and masks' },
+  },
+};
+
+/** Option groups of `irra-tfjs train`, in help order. */
+export const TRAIN_OPTION_GROUPS: readonly OptionGroup[] = [
+  DATA_OPTIONS,
+  MODEL_OPTIONS,
+  SOLVER_OPTIONS,
+  RUN_OPTIONS,
+  COMMON_OPTIONS,
+];
+
+const DESCRIPTION = `
+Trains IRRA (the reference's train.py): from a CLIP checkpoint (--pretrain_choice) or from random
+initialization, with the reference's losses, optimizer groups and schedule; evaluates text-to-image
+retrieval every --eval_period epochs and writes --output_dir/best.safetensors (best t2i R1) and
+last.safetensors (weights under reference names, optimizer state, epoch), which --resume continues.`;
+
+/** The help text of `irra-tfjs train`. */
+export function trainHelp(): string {
+  return formatHelp('train', DESCRIPTION, TRAIN_OPTION_GROUPS, TRAIN_DEFAULTS as unknown as Record<string, unknown>);
+}
+
+/** Parses `irra-tfjs train` arguments: the defaults merged with what was given (`null` for `--help`). */
+export function parseTrainOptions(argv: readonly string[]): TrainCommandOptions | null {
+  const { help, values } = parseOptions('train', TRAIN_OPTION_GROUPS, argv);
+  if (help) return null;
+  const o = { ...TRAIN_DEFAULTS, ...values } as TrainCommandOptions;
+  if (o.resume && !o.resume_ckpt_file) {
+    throw new Error('train: --resume needs --resume_ckpt_file PATH (a best/last.safetensors of a previous run)');
+  }
+  return o;
+}
+
+/** The model configuration the options describe. */
+export function trainConfig(o: TrainCommandOptions, numClasses: number): IRRAConfig {
+  const pick = <T>(v: T | undefined, key: keyof IRRAConfig) => (v === undefined ? {} : { [key]: v });
+  return irraConfig({
+    preset: o.preset,
+    ...pick(o.img_size, 'imageSize'),
+    ...pick(o.stride_size, 'strideSize'),
+    ...pick(o.text_length, 'contextLength'),
+    ...pick(o.cmt_depth, 'cmtDepth'),
+    ...pick(o.embed_dim, 'embedDim'),
+    ...pick(o.vision_width, 'visionWidth'),
+    ...pick(o.vision_layers, 'visionLayers'),
+    ...pick(o.patch_size, 'visionPatchSize'),
+    ...pick(o.transformer_width, 'transformerWidth'),
+    ...pick(o.transformer_layers, 'transformerLayers'),
+    vocabSize: o.vocab_size,
+    numClasses,
+    temperature: o.temperature,
+    lossNames: [...o.loss_names],
+    idLossWeight: o.id_loss_weight,
+    mlmLossWeight: o.mlm_loss_weight,
+  });
+}
+
+async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp`;
+  await writeFile(tmp, bytes);
+  await rename(tmp, path);
+}
+
+/**
+ * `irra-tfjs train`: see {@link trainHelp}. Resolves to the exit code; bad options and failures
+ * throw an Error naming the option or file. Leaves no tensors behind.
+ */
+export async function commandTrain(argv: readonly string[], io: CommandIO = processIO()): Promise<number> {
+  const o = parseTrainOptions(argv);
+  if (!o) {
+    io.write(`${trainHelp()}\n`);
+    return 0;
+  }
+  const say = (line: string) => io.write(`${line}\n`);
+  const backend = await activateBackend(o.backend);
+  const tokenizer = await loadTokenizer('train', o.vocab);
+  if (o.vocab_size < tokenizer.vocabSize) {
+    throw new Error(`train: --vocab_size must be at least the tokenizer's ${tokenizer.vocabSize}, got ${o.vocab_size}`);
+  }
+  const dataset = await loadDataset(o.dataset_name, o.root_dir);
+  const s = dataset.stats;
+  say(`backend: ${backend}`);
+  say(
+    `${dataset.name}: train ${s.train.ids} ids / ${s.train.images} images / ${s.train.captions} captions; ` +
+      `test ${s.test.ids} / ${s.test.images} / ${s.test.captions}; val ${s.val.ids} / ${s.val.images} / ${s.val.captions}`,
+  );
+  let resume: ParsedTrainerCheckpoint | undefined;
+  if (o.resume) {
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await readFile(o.resume_ckpt_file));
+    } catch (e) {
+      throw new Error(`train: --resume_ckpt_file: cannot read '${o.resume_ckpt_file}' (${(e as Error).message})`);
+    }
+    resume = parseTrainerCheckpoint(bytes);
+  }
+  let model: IRRA | undefined;
+  let optimizer: ReturnType<typeof buildOptimizer> | undefined;
+  const onSigint = () => controller.abort();
+  const controller = new AbortController();
+  try {
+    const config = resume?.config ?? trainConfig(o, dataset.numClasses);
+    if (config.lossNames.includes('id') && config.numClasses !== dataset.numClasses) {
+      throw new Error(
+        `train: the model classifies ${config.numClasses} identities but ${dataset.name} has ${dataset.numClasses} training identities`,
+      );
+    }
+    model = IRRA.create(config, { seed: o.seed });
+    if (resume) {
+      say(`resuming from ${o.resume_ckpt_file} after epoch ${resume.epoch} (best R1 ${resume.bestR1.toFixed(2)})`);
+    } else if (o.pretrain_choice) {
+      const clip = await loadCheckpoint(o.pretrain_choice).catch((e: Error) => {
+        throw new Error(`train: --pretrain_choice '${o.pretrain_choice}': ${e.message}`);
+      });
+      const adapted = adaptStateDict(clip, {
+        grid: patchGrid(config.imageSize, config.visionPatchSize, config.strideSize),
+        contextLength: config.contextLength,
+      });
+      try {
+        const fresh = overlayStateDict(model, adapted);
+        say(
+          `loaded ${adapted.size} tensors from ${o.pretrain_choice}; ${fresh.length} parameters keep their initialization`,
+        );
+      } finally {
+        for (const t of adapted.values()) t.dispose();
+      }
+    } else {
+      io.warn('no --pretrain_choice: training from random initialization (the paper starts from CLIP ViT-B/16)');
+    }
+    say(
+      `model: ${model.countParams()} parameters, losses ${config.lossNames.join('+')}, image ${config.imageSize.join('×')}`,
+    );
+    const contextLength = config.contextLength;
+    const mlm = config.lossNames.includes('mlm');
+    const loader = new DataLoader(dataset.train, {
+      batchSize: o.batch_size,
+      sampler: o.sampler,
+      numInstances: o.num_instance,
+      seed: o.seed,
+      contextLength,
+      transform: buildTransforms({ imageSize: config.imageSize, aug: o.img_aug, isTrain: true }),
+      encodeText: tokenizer,
+      ...(mlm
+        ? {
+            mask: rowwiseMask((row, rng) =>
+              buildMlmInputs(row, { rng, maskId: tokenizer.maskId, vocabSize: config.vocabSize }),
+            ),
+          }
+        : {}),
+    });
+    const split = o.val_dataset === 'val' ? dataset.val : dataset.test;
+    const evaluator = new Evaluator(
+      evaluationBatches(split, {
+        batchSize: o.test_batch_size,
+        transform: buildTransforms({ imageSize: config.imageSize, isTrain: false }),
+        encodeText: tokenizer,
+        contextLength,
+      }),
+    );
+    optimizer = buildOptimizer(model, {
+      optimizer: o.optimizer,
+      lr: o.lr,
+      lrFactor: o.lr_factor,
+      biasLrFactor: o.bias_lr_factor,
+      weightDecay: o.weight_decay,
+      weightDecayBias: o.weight_decay_bias,
+      betas: [o.alpha, o.beta],
+      momentum: o.momentum,
+    });
+    const scheduler = new LRSchedulerWithWarmup({
+      baseLrs: optimizer.groups.map((g) => g.baseLr),
+      milestones: o.milestones,
+      gamma: o.gamma,
+      warmupFactor: o.warmup_factor,
+      warmupEpochs: o.warmup_epochs,
+      warmupMethod: o.warmup_method,
+      totalEpochs: o.num_epoch,
+      mode: o.lrscheduler,
+      targetLr: o.target_lr,
+      power: o.power,
+    });
+    await mkdir(o.output_dir, { recursive: true });
+    await writeFile(join(o.output_dir, 'train_options.json'), `${JSON.stringify({ ...o, backend }, null, 2)}\n`);
+    say(
+      `${loader.numBatches} steps per epoch, epochs ${resume ? resume.epoch + 1 : 1}..${o.num_epoch}, output ${o.output_dir}`,
+    );
+    process.once('SIGINT', onSigint);
+    const result = await new Trainer(model, {
+      optimizer,
+      scheduler,
+      trainData: (epoch) => loader.epoch(epoch - 1),
+      evaluator,
+      numEpochs: o.num_epoch,
+      evalPeriod: o.eval_period,
+      logPeriod: o.log_period,
+      ...(resume ? { resumeFrom: resume } : {}),
+      saveCheckpoint: (ckpt, tag) =>
+        writeAtomically(
+          join(o.output_dir, `${tag}.safetensors`),
+          serializeTrainerCheckpoint(ckpt, { config, metadata: { dataset: dataset.name, tag } }),
+        ),
+      signal: controller.signal,
+      progress: 'auto',
+      output: { write: (text: string) => io.write(text), isTTY: io.isTTY === true },
+    }).train();
+    const last = result.history.at(-1)?.evaluation;
+    if (last) say(Evaluator.formatTable(last));
+    say(
+      `${result.cancelled ? 'stopped (interrupted)' : 'done'}: ${result.epochsRun} epochs run, last epoch ${result.lastEpoch}; ` +
+        `best t2i R1 ${result.bestR1.toFixed(2)} at epoch ${result.bestEpoch}`,
+    );
+    return result.cancelled ? 130 : 0;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    optimizer?.dispose();
+    model?.dispose();
+    if (resume) disposeCheckpoint(resume);
+  }
+}
