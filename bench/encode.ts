@@ -168,4 +168,7 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exitCode = 1;
+});
