@@ -289,6 +289,11 @@ export function parseTrainOptions(argv: readonly string[]): TrainCommandOptions 
   if (o.resume && !o.resume_ckpt_file) {
     throw new Error('train: --resume needs --resume_ckpt_file PATH (a best/last.safetensors of a previous run)');
   }
+  if (o.lrscheduler !== 'step' && o.num_epoch <= o.warmup_epochs) {
+    throw new Error(
+      `train: --num_epoch (${o.num_epoch}) must exceed --warmup_epochs (${o.warmup_epochs}) with --lrscheduler ${o.lrscheduler}`,
+    );
+  }
   return o;
 }
 
