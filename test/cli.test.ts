@@ -9,9 +9,11 @@ import { commandEval, EVAL_DEFAULTS, evalHelp, parseEvalOptions } from '../src/c
 import { encodeNpy } from '../src/cli/npy';
 import type { CommandIO } from '../src/cli/options';
 import { commandTrain, parseTrainOptions, TRAIN_DEFAULTS, trainConfig, trainHelp } from '../src/cli/train_command';
+import { irraConfig } from '../src/config';
+import { IRRA } from '../src/model/irra';
 import { parseTrainerCheckpoint } from '../src/train/checkpoint_io';
 import { disposeCheckpoint } from '../src/train/trainer';
-import { parseSafetensors } from '../src/weights/safetensors';
+import { parseSafetensors, serializeSafetensors } from '../src/weights/safetensors';
 import { vocabPath } from './helpers/fixtures';
 
 /** A CommandIO that records what a command prints. */
@@ -457,6 +459,43 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs train / eval 
     expect(split.tensors.get('features')?.shape).toEqual([3, 32]);
     expect(Array.from(split.tensors.get('pids')?.data ?? [])).toEqual([3, 4, 5]);
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('--pretrain_choice loads CLIP towers into the new model, resizing the position embeddings', async () => {
+    const clipModel = IRRA.create(
+      irraConfig({
+        preset: 'tiny',
+        imageSize: [32, 32],
+        visionPatchSize: 8,
+        strideSize: 8,
+        contextLength: 20,
+        vocabSize: 49408,
+        embedDim: 32,
+        visionWidth: 32,
+        visionLayers: 1,
+        transformerWidth: 32,
+        transformerLayers: 1,
+        lossNames: ['sdm'],
+      }),
+      { seed: 5 },
+    );
+    const all = clipModel.stateDict();
+    const towers = new Map([...all].filter(([n]) => n.startsWith('base_model.')));
+    const clipPath = join(dir, 'clip.safetensors');
+    writeFileSync(clipPath, serializeSafetensors(towers));
+    tf.dispose([...all.values()]);
+    clipModel.dispose();
+    const before = tf.memory().numTensors;
+    const io = capture();
+    expect(await commandTrain([...trainArgs(join(dir, 'pre'), 2), '--pretrain_choice', clipPath], io)).toBe(0);
+    expect(io.warnings).toEqual([]);
+    expect(io.text()).toMatch(
+      new RegExp(`loaded ${towers.size} tensors from .*clip\\.safetensors; 2 parameters keep their initialization`),
+    );
+    expect(tf.memory().numTensors).toBe(before);
+    await expect(
+      commandTrain([...trainArgs(join(dir, 'pre2'), 2), '--pretrain_choice', join(dir, 'no-clip.pt')], capture()),
+    ).rejects.toThrow(/train: --pretrain_choice '.*no-clip\.pt'/);
   });
 
   it('names what is wrong: missing dataset, vocabulary, checkpoint or image folder; too small a vocabulary', async () => {
