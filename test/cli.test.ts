@@ -388,6 +388,30 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs train / eval 
     const parsed = JSON.parse(ioJson.text());
     expect(parsed.numQueries).toBe(3);
     expect(parsed.t2i.R1).toBeGreaterThanOrEqual(0);
+    // The same weights as a plain state_dict (as the reference or PyTorch would save them): same numbers.
+    const best = parseTrainerCheckpoint(readFileSync(join(run2, 'best.safetensors')));
+    const plainPath = join(dir, 'weights.safetensors');
+    writeFileSync(plainPath, serializeSafetensors(best.weights));
+    disposeCheckpoint(best);
+    const ioPlain = capture();
+    await commandEval(
+      [
+        ...common(),
+        '--checkpoint',
+        plainPath,
+        '--img_size',
+        '32,16',
+        '--stride_size',
+        '8',
+        '--dataset_name',
+        'generic',
+        '--root_dir',
+        annotations,
+        '--json',
+      ],
+      ioPlain,
+    );
+    expect(JSON.parse(ioPlain.text()).t2i).toEqual(parsed.t2i);
     expect(tf.memory().numTensors).toBe(before);
 
     // encode: a folder of images → safetensors; captions → npy; a split → features + pids.
