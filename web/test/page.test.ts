@@ -1,0 +1,177 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Browser, chromium, type Page } from 'playwright';
+import { build, type PreviewServer, preview } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DemoExportGallery } from '../../src/cli/demo_export';
+
+const webDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const repo = resolve(webDir, '..');
+const modelDir = join(webDir, 'public/model');
+const config = join(webDir, 'vite.config.ts');
+const screenshot = join(repo, 'test-results/web-demo.png');
+const TOP = 5;
+
+/** Chromium flags for WebGL/WebGPU through SwiftShader in a headless container. */
+const CHROMIUM_ARGS = ['--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--enable-unsafe-webgpu'];
+
+let server: PreviewServer;
+let browser: Browser;
+let page: Page;
+let url: string;
+const pageErrors: string[] = [];
+
+async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.once('error', fail);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => ok(port));
+    });
+  });
+}
+
+beforeAll(async () => {
+  // 1. the export (skipped by the script when web/public/model/export.json exists)
+  const t0 = performance.now();
+  const exported = spawnSync(process.execPath, ['--import', 'tsx', join(webDir, 'export.ts')], {
+    cwd: repo,
+    stdio: 'inherit',
+  });
+  if (exported.status !== 0) throw new Error(`web/export.ts failed with exit code ${exported.status}`);
+  console.log(`[web e2e] export ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  // 2. the page
+  const t1 = performance.now();
+  await build({ configFile: config, logLevel: 'error' });
+  console.log(`[web e2e] vite build in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
+  const port = await freePort();
+  server = await preview({
+    configFile: config,
+    logLevel: 'error',
+    preview: { port, strictPort: true, host: '127.0.0.1' },
+  });
+  // IRRA_WEB_BACKENDS=webgl,wasm overrides the page's backend order (webgpu, webgl, wasm)
+  const backends = process.env.IRRA_WEB_BACKENDS;
+  url = `http://127.0.0.1:${port}/${backends ? `?backend=${encodeURIComponent(backends)}` : ''}`;
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: CHROMIUM_ARGS,
+  });
+  page = await browser.newPage({ viewport: { width: 1500, height: 900 } });
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error') pageErrors.push(m.text());
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+/** The attributes of the gallery, as shipped with the export. */
+function gallery(): DemoExportGallery {
+  return JSON.parse(readFileSync(join(modelDir, 'gallery.json'), 'utf8')) as DemoExportGallery;
+}
+
+/** A query in the captions' style from one identity's garments. */
+function queryFor(a: DemoExportGallery['items'][number]['attributes']): string {
+  return `a ${a.gender} wearing a ${a.upper.color} ${a.upper.type} and ${a.lower.color} ${a.lower.type}`;
+}
+
+/** Types `query`, submits it and waits for its results; returns the gallery indices shown, best first. */
+async function search(query: string): Promise<number[]> {
+  await page.fill('#query', query);
+  await page.click('#search');
+  await page.waitForFunction(
+    (q) =>
+      document.querySelector('#status')?.getAttribute('data-state') === 'ready' &&
+      document.querySelector('#results')?.getAttribute('data-query') === q,
+    query,
+    { timeout: 120_000 },
+  );
+  return page.$$eval('#results .result', (cards) => cards.map((c) => Number((c as HTMLElement).dataset.index)));
+}
+
+describe('the demo page in headless Chromium', () => {
+  it('loads, shows a working backend and encodes the gallery', async () => {
+    const t0 = performance.now();
+    await page.goto(url);
+    await page.waitForSelector('#status[data-state="ready"]', { timeout: 300_000 });
+    const backend = await page.textContent('#backend');
+    console.log(`[web e2e] page ready on ${backend} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const allowed = process.env.IRRA_WEB_BACKENDS?.split(',') ?? ['webgpu', 'webgl', 'wasm'];
+    expect(allowed).toContain(backend);
+    expect(await page.getAttribute('#backend', 'data-backend')).toBe(backend);
+    expect(await page.textContent('#metrics')).toMatch(/trained R1 [\d.]+%/);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('ranks people wearing the described garments first and draws attention maps over them', async () => {
+    const g = gallery();
+    // the first held-out identity's garments, as a person would describe them
+    const target = g.items[0].attributes;
+    const query = queryFor(target);
+    await search(query);
+    const shown = await page.$$eval('#results .result', (cards) =>
+      cards.map((c) => ({
+        index: Number((c as HTMLElement).dataset.index),
+        score: Number((c as HTMLElement).dataset.score),
+        heat: c.querySelectorAll('canvas.heat').length,
+      })),
+    );
+    const top = shown.slice(0, TOP).map((s) => g.items[s.index].attributes);
+    const upperColor = top.filter((a) => a.upper.color === target.upper.color).length;
+    const upperBoth = top.filter(
+      (a) => a.upper.color === target.upper.color && a.upper.type === target.upper.type,
+    ).length;
+    const lowerColor = top.filter((a) => a.lower.color === target.lower.color).length;
+    console.log(
+      `[web e2e] query "${query}": top ${TOP} have the upper colour ${upperColor}/${TOP}, upper colour+type ${upperBoth}/${TOP}, lower colour ${lowerColor}/${TOP}; scores ${shown
+        .slice(0, TOP)
+        .map((s) => s.score.toFixed(3))
+        .join(', ')}`,
+    );
+    // scores shown best first, one heat overlay per result
+    for (let i = 1; i < shown.length; i++) expect(shown[i - 1].score).toBeGreaterThanOrEqual(shown[i].score);
+    expect(shown.every((s) => s.heat === 1)).toBe(true);
+    mkdirSync(dirname(screenshot), { recursive: true });
+    await page.screenshot({ path: screenshot, fullPage: true });
+    expect(upperColor).toBeGreaterThanOrEqual(3);
+    expect(pageErrors).toEqual([]);
+  });
+  it('over the first 12 held-out identities, ranks the described garments and person well above chance', async () => {
+    const g = gallery();
+    const t0 = performance.now();
+    const pids = [...new Set(g.items.map((it) => it.pid))].slice(0, 12);
+    const colourShare = (c: string) => g.items.filter((it) => it.attributes.upper.color === c).length / g.count;
+    let matches = 0;
+    let expectedByChance = 0;
+    let samePerson = 0;
+    const perQuery: string[] = [];
+    for (const pid of pids) {
+      const item = g.items.find((it) => it.pid === pid) as DemoExportGallery['items'][number];
+      const top = (await search(queryFor(item.attributes))).slice(0, TOP).map((i) => g.items[i]);
+      const m = top.filter((x) => x.attributes.upper.color === item.attributes.upper.color).length;
+      const p = top.filter((x) => x.pid === pid).length;
+      matches += m;
+      samePerson += p;
+      expectedByChance += TOP * colourShare(item.attributes.upper.color);
+      perQuery.push(`${pid}:${m}/${p}`);
+    }
+    const personByChance = pids.reduce(
+      (s, pid) => s + (TOP * g.items.filter((it) => it.pid === pid).length) / g.count,
+      0,
+    );
+    console.log(
+      `[web e2e] ${pids.length} queries in ${((performance.now() - t0) / 1000).toFixed(1)} s; per query (pid:upper colour/same person in top ${TOP}) ${perQuery.join(' ')}; upper colour ${matches} vs ${expectedByChance.toFixed(1)} by chance, same person ${samePerson} vs ${personByChance.toFixed(1)} by chance`,
+    );
+    expect(matches).toBeGreaterThanOrEqual(1.5 * expectedByChance);
+    expect(samePerson).toBeGreaterThanOrEqual(4 * personByChance);
+    expect(pageErrors).toEqual([]);
+  });
+});
