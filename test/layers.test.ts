@@ -7,6 +7,7 @@ import {
   MlmHead,
   MultiHeadAttention,
   QuickGELU,
+  quickGelu,
   ResidualAttentionBlock,
   TextTransformer,
   Transformer,
@@ -207,7 +208,7 @@ describe('fast ops', () => {
     );
   });
 
-  it('linear, layerNorm and embeddingLookup gradients match tfjs autodiff of the plain formulas', () => {
+  it('linear, layerNorm, quickGelu and embeddingLookup gradients match tfjs autodiff of the plain formulas', () => {
     tf.tidy(() => {
       const x = tf.randomNormal([5, 6], 0, 1, 'float32', 1) as tf.Tensor2D;
       const w = tf.randomNormal([6, 4], 0, 1, 'float32', 2) as tf.Tensor2D;
@@ -226,6 +227,7 @@ describe('fast ops', () => {
       const g = tf.randomNormal([6], 1, 0.1, 'float32', 5) as tf.Tensor1D;
       const be = tf.randomNormal([6], 0, 0.1, 'float32', 6) as tf.Tensor1D;
       const r2 = tf.randomNormal([5, 6], 0, 1, 'float32', 7);
+      const x6 = tf.mul(tf.randomNormal([5, 6], 0, 1, 'float32', 10), 3);
       const plainLn = (xi: tf.Tensor, gi: tf.Tensor, bi: tf.Tensor) => {
         const { mean, variance } = tf.moments(xi, -1, true);
         return tf.add(tf.mul(tf.div(tf.sub(xi, mean), tf.sqrt(tf.add(variance, 1e-5))), gi), bi);
@@ -237,6 +239,10 @@ describe('fast ops', () => {
       lf.forEach((t, i) => {
         expect(maxDiff(t, ls[i])).toBeLessThan(1e-4);
       });
+
+      const [qf] = tf.grads((xi) => tf.sum(tf.mul(quickGelu(xi), r2)))([x6]);
+      const [qs] = tf.grads((xi) => tf.sum(tf.mul(tf.mul(xi, tf.sigmoid(tf.mul(xi, 1.702))), r2)))([x6]);
+      expect(maxDiff(qf, qs)).toBeLessThan(1e-5);
 
       const table = tf.randomNormal([7, 3], 0, 1, 'float32', 8) as tf.Tensor2D;
       const idx = tf.tensor2d(

@@ -1,12 +1,29 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { customOp } from '../ops/custom_op';
 
 /** The constant of CLIP's QuickGELU, `x · sigmoid(1.702 · x)`. */
 export const QUICK_GELU_ALPHA = 1.702;
 
-/** `x · sigmoid(1.702 · x)` on a tensor of any shape; a new tensor owned by the caller. */
+/**
+ * `x · sigmoid(1.702 · x)` on a tensor of any shape; a new tensor owned by the caller. Its
+ * gradient `s + 1.702 · x · s · (1 − s)` (s = sigmoid(1.702 · x)) is written by hand so that only
+ * `x` is kept for the backward pass (autodiff would keep three more tensors of x's size).
+ */
 export function quickGelu(x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.mul(x, tf.sigmoid(tf.mul(x, QUICK_GELU_ALPHA))));
+  const f = customOp<tf.Tensor>(([xi], save) => {
+    save([xi]);
+    return {
+      value: tf.tidy(() => tf.mul(xi, tf.sigmoid(tf.mul(xi, QUICK_GELU_ALPHA)))),
+      gradFunc: (dy, saved) => {
+        const xs = saved[0];
+        const s = tf.sigmoid(tf.mul(xs, QUICK_GELU_ALPHA));
+        const ds = tf.mul(tf.mul(xs, QUICK_GELU_ALPHA), tf.mul(s, tf.sub(1, s)));
+        return [tf.mul(dy, tf.add(s, ds))];
+      },
+    };
+  });
+  return f(x);
 }
 
 /**
