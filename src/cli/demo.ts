@@ -16,7 +16,7 @@ import { Trainer } from '../train/trainer';
 /** Defaults of {@link runDemo}: a run of a few minutes on 2 cores with the wasm backend. */
 export const DEMO_DEFAULTS = {
   seed: 0,
-  epochs: 6,
+  epochs: 8,
   maxSeconds: 900,
   losses: ['sdm', 'id', 'mlm'] as LossName[],
   identities: 160,
@@ -24,8 +24,8 @@ export const DEMO_DEFAULTS = {
   captionsPerImage: 2,
   imageSize: [64, 24] as [number, number],
   batchSize: 32,
-  lr: 1e-3,
-  width: 128,
+  lr: 3e-3,
+  width: 64,
   layers: 2,
 } as const;
 

@@ -16,6 +16,10 @@ options:
   --max-seconds N   stop training after N seconds even if epochs remain (default ${DEMO_DEFAULTS.maxSeconds})
   --losses L        losses joined by '+', from ${LOSS_NAMES.join(', ')} (default ${DEMO_DEFAULTS.losses.join('+')})
   --identities N    identities generated, a quarter held out (default ${DEMO_DEFAULTS.identities})
+  --width N         width of both towers and of the joint embedding (default ${DEMO_DEFAULTS.width})
+  --layers N        blocks of each tower (default ${DEMO_DEFAULTS.layers})
+  --batch-size N    training batch size (default ${DEMO_DEFAULTS.batchSize})
+  --lr X            base learning rate of Adam (default ${DEMO_DEFAULTS.lr})
   --backend B       tfjs backend: wasm, cpu, tensorflow (tfjs-node) (default: the first that loads of wasm, cpu)
   --vocab PATH      CLIP BPE merges file (bpe_simple_vocab_16e6.txt.gz); default $IRRA_CLIP_VOCAB, else
                     ../shared/clip/ if present, else SynthPedes' own word vocabulary
@@ -51,6 +55,13 @@ function positiveInt(name: string, v: string | undefined, dflt: number): number 
   return n;
 }
 
+function positiveNumber(name: string, v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name}: expected a positive number, got '${v}'`);
+  return n;
+}
+
 /** `irra-tfjs demo`: see {@link HELP}. Returns the exit code. */
 export async function commandDemo(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -61,6 +72,10 @@ export async function commandDemo(argv: string[]): Promise<number> {
       'max-seconds': { type: 'string' },
       losses: { type: 'string' },
       identities: { type: 'string' },
+      width: { type: 'string' },
+      layers: { type: 'string' },
+      'batch-size': { type: 'string' },
+      lr: { type: 'string' },
       backend: { type: 'string' },
       vocab: { type: 'string' },
       'no-clip': { type: 'boolean' },
@@ -87,6 +102,10 @@ export async function commandDemo(argv: string[]): Promise<number> {
     maxSeconds: positiveInt('max-seconds', values['max-seconds'], DEMO_DEFAULTS.maxSeconds),
     losses: values.losses ? parseLosses(values.losses) : [...DEMO_DEFAULTS.losses],
     identities: positiveInt('identities', values.identities, DEMO_DEFAULTS.identities),
+    width: positiveInt('width', values.width, DEMO_DEFAULTS.width),
+    layers: positiveInt('layers', values.layers, DEMO_DEFAULTS.layers),
+    batchSize: positiveInt('batch-size', values['batch-size'], DEMO_DEFAULTS.batchSize),
+    lr: positiveNumber('lr', values.lr, DEMO_DEFAULTS.lr),
     ...(vocabPath ? { clipVocabulary: new Uint8Array(readFileSync(vocabPath)) } : {}),
     progress: json ? 'none' : 'auto',
     log,
