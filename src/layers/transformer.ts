@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { checkpoint } from '../ops/checkpoint';
 import { ResidualAttentionBlock } from './residual_attention_block';
 import {
   checkLastAxis,
@@ -33,10 +34,12 @@ export interface TransformerArgs extends LayerArgs {
   init?: TransformerInit;
   /** Seed of the weight initialization. Default: random. */
   seed?: number;
+  /** Recompute each block's activations in the backward pass ({@link checkpoint}). Default false. */
+  gradientCheckpointing?: boolean;
 }
 
 /** Defaults of {@link TransformerArgs}. */
-export const TRANSFORMER_DEFAULTS = { causal: false, init: 'clip' } as const;
+export const TRANSFORMER_DEFAULTS = { causal: false, init: 'clip', gradientCheckpointing: false } as const;
 
 /**
  * A stack of `layers` {@link ResidualAttentionBlock}s (the reference `Transformer`, weights under
@@ -57,6 +60,12 @@ export class Transformer extends tfl.layers.Layer {
   readonly init: TransformerInit;
   readonly seed: number;
   readonly resblocks: ResidualAttentionBlock[];
+  /**
+   * When true, each block is a {@link checkpoint}: the gradient tape keeps only the block inputs
+   * and the backward pass recomputes each block's activations (same results, ~1/3 more compute,
+   * far less memory during training). Changeable at any time; no effect without gradients.
+   */
+  gradientCheckpointing: boolean;
 
   constructor(args: TransformerArgs) {
     super(args);
@@ -72,6 +81,7 @@ export class Transformer extends tfl.layers.Layer {
       throw new Error(`Transformer: init must be 'clip' or 'torch', got ${String(this.init)}`);
     }
     this.seed = args.seed ?? randomSeed();
+    this.gradientCheckpointing = args.gradientCheckpointing ?? TRANSFORMER_DEFAULTS.gradientCheckpointing;
     const scale = this.width ** -0.5;
     const initStd =
       this.init === 'clip'
@@ -114,7 +124,16 @@ export class Transformer extends tfl.layers.Layer {
   forwardFlat(x: tf.Tensor2D, batch: number, length: number): tf.Tensor2D {
     return tf.tidy(() => {
       let h = x;
-      for (const block of this.resblocks) h = block.forwardFlat(h, batch, length);
+      for (const block of this.resblocks) {
+        const run = (x: tf.Tensor2D): tf.Tensor2D => block.forwardFlat(x, batch, length);
+        h = this.gradientCheckpointing
+          ? checkpoint(
+              run,
+              h,
+              block.trainableWeights.map((w) => w.read()),
+            )
+          : run(h);
+      }
       return h;
     });
   }
@@ -139,6 +158,7 @@ export class Transformer extends tfl.layers.Layer {
       causal: this.causal,
       init: this.init,
       seed: this.seed,
+      gradientCheckpointing: this.gradientCheckpointing,
     };
   }
 }

@@ -24,6 +24,11 @@ import { Rng } from '../ops/random';
 export interface IRRACreateOptions {
   /** Seed of the weight initialization; the same seed gives the same weights. Default: random. */
   seed?: number;
+  /**
+   * Gradient checkpointing in every transformer block (see {@link IRRA.setGradientCheckpointing}).
+   * Default false.
+   */
+  gradientCheckpointing?: boolean;
 }
 
 /** One training batch. Every tensor stays owned by the caller. */
@@ -203,7 +208,23 @@ export class IRRA {
    * The caller owns the model: call {@link IRRA.dispose}.
    */
   static create(config: IRRAConfig, opts: IRRACreateOptions = {}): IRRA {
-    return new IRRA(config, opts.seed ?? Math.floor(Math.random() * 2 ** 31), true);
+    const model = new IRRA(config, opts.seed ?? Math.floor(Math.random() * 2 ** 31), true);
+    if (opts.gradientCheckpointing) model.setGradientCheckpointing(true);
+    return model;
+  }
+
+  /**
+   * Turns gradient checkpointing on or off in every transformer block (image and text towers,
+   * fusion encoder): with it, a training step keeps only each block's input on the gradient tape
+   * and recomputes the block's activations in the backward pass. Losses and gradients are the
+   * same; a step costs about one more forward pass of the blocks and needs far less memory (what
+   * lets a ViT-B/16 batch-8 step fit in the 4 GB tfjs-wasm heap; docs/performance.md).
+   */
+  setGradientCheckpointing(on: boolean): void {
+    if (typeof on !== 'boolean') throw new Error(`setGradientCheckpointing: on must be a boolean, got ${typeof on}`);
+    const transformers = [this.visual.transformer, this.text.transformer];
+    if (this.crossModal) transformers.push(this.crossModal.transformer);
+    for (const t of transformers) t.gradientCheckpointing = on;
   }
 
   /**
