@@ -184,9 +184,21 @@ async function start(): Promise<void> {
   tf.dispose(parts);
   const encodeSeconds = (performance.now() - t0) / 1000;
 
+  let running = false;
   const search = async (): Promise<void> => {
     const text = queryEl.value.trim();
-    if (!text) return;
+    if (!text || running) return;
+    running = true;
+    searchEl.disabled = true;
+    try {
+      await rank(text);
+    } finally {
+      running = false;
+      searchEl.disabled = false;
+    }
+  };
+
+  const rank = async (text: string): Promise<void> => {
     setStatus('searching…', 'busy');
     const tq = performance.now();
     const unknown = vocab.unknownWords(text);
