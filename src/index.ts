@@ -50,8 +50,8 @@ export {
 export { type PidsLike, RANK_DEFAULTS, type RankOptions, type RankResult, rank, rankAsync } from './eval/rank';
 export * from './layers/index';
 export { type CmpmLossOptions, cmpmLoss, idLoss, itcLoss, mlmLoss, type SdmLossOptions, sdmLoss } from './losses';
-export * from './model/index';
 export { crossAttentionMap, crossAttentionWeights } from './model/cross_attention_map';
+export * from './model/index';
 export * from './tokenizer/index';
 export * from './train/checkpoint_io';
 export * from './train/index';

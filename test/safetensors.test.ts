@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
 import { parseSafetensors } from '../src/weights/safetensors';
 import { fixturePath } from './helpers/fixtures';
 
@@ -15,6 +15,8 @@ describe('parseSafetensors', () => {
     const bytes = readFileSync(fixturePath('posembed.safetensors'));
     expect(() => parseSafetensors(bytes.subarray(0, 4))).toThrow(/shorter than the 8-byte header/);
     expect(() => parseSafetensors(bytes.subarray(0, 100))).toThrow(/header length/);
-    expect(() => parseSafetensors(bytes.subarray(0, bytes.length - 1))).toThrow(/outside the data section|data_offsets/);
+    expect(() => parseSafetensors(bytes.subarray(0, bytes.length - 1))).toThrow(
+      /outside the data section|data_offsets/,
+    );
   });
 });
