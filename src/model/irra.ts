@@ -17,6 +17,7 @@ import {
   toReferenceLayout,
 } from '../layers/weights';
 import { cmpmLoss, idLoss, itcLoss, mlmLoss, sdmLoss } from '../losses';
+import { embeddingLookup } from '../ops/embedding';
 import { linear } from '../ops/linear';
 import { Rng } from '../ops/random';
 
@@ -502,12 +503,29 @@ export class IRRA {
     let mlmTextSeq: tf.Tensor2D | null = null;
     let fused: tf.Tensor2D | null = null;
     let scores: tf.Tensor2D | null = null;
+    let scoreLabels: tf.Tensor1D | null = null;
     if (this.crossModal && this.mlmHead && batch.mlmIds) {
       mlmTextSeq = this.text.head(this.text.trunk(batch.mlmIds));
       fused = this.crossModal.forwardFlat(mlmTextSeq, imageSeq as tf.Tensor2D, b, l, n);
-      scores = this.mlmHead.forwardFlat(fused);
+      // For the losses only the labelled positions are scored: the loss and accuracy ignore the
+      // others (label 0), and the vocabulary-wide head on every position would dominate the
+      // step's time and memory ([B · L, vocab] scores and their gradient).
+      const labels = !full && batch.mlmLabels ? (batch.mlmLabels.dataSync() as Int32Array) : null;
+      const rows: number[] = [];
+      if (labels) for (let i = 0; i < labels.length; i++) if (labels[i] !== 0) rows.push(i);
+      if (labels && rows.length > 0) {
+        const picked = embeddingLookup(fused, tf.tensor1d(rows, 'int32')) as tf.Tensor2D;
+        scores = this.mlmHead.forwardFlat(picked);
+        scoreLabels = tf.tensor1d(
+          rows.map((i) => labels[i]),
+          'int32',
+        );
+      } else {
+        scores = this.mlmHead.forwardFlat(fused);
+        if (batch.mlmLabels) scoreLabels = tf.reshape(batch.mlmLabels, [-1]) as tf.Tensor1D;
+      }
     }
-    return { b, imageSeq, imageFeats, textSeq, textFeats, mlmTextSeq, fused, scores };
+    return { b, imageSeq, imageFeats, textSeq, textFeats, mlmTextSeq, fused, scores, scoreLabels };
   }
 
   /**
@@ -570,8 +588,8 @@ export class IRRA {
         out.img_acc = accuracy(imageLogits, batch.pids);
         out.txt_acc = accuracy(textLogits, batch.pids);
       }
-      if (r.scores && batch.mlmLabels) {
-        const labels = tf.reshape(batch.mlmLabels, [-1]) as tf.Tensor1D;
+      if (r.scores && r.scoreLabels) {
+        const labels = r.scoreLabels;
         out.mlm_loss = tf.mul(mlmLoss(r.scores, labels), c.mlmLossWeight) as tf.Scalar;
         const labelled = tf.cast(tf.notEqual(labels, 0), 'float32');
         const right = tf.mul(tf.cast(tf.equal(tf.argMax(r.scores, 1), labels), 'float32'), labelled);

@@ -10,10 +10,14 @@ import { customOp } from './custom_op';
 export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
   const [vocab, width] = table.shape;
   const flatIds = tf.reshape(ids, [-1]) as tf.Tensor1D;
-  const f = customOp<tf.Tensor>(([t]) => ({
-    value: tf.gather(t, flatIds),
-    gradFunc: (dy) => [tf.scatterND(tf.reshape(flatIds, [-1, 1]), dy, [vocab, width])],
-  }));
+  const f = customOp<tf.Tensor>(([t], save) => {
+    // The ids are saved (not captured): the caller may free them before the backward pass.
+    save([flatIds]);
+    return {
+      value: tf.gather(t, flatIds),
+      gradFunc: (dy, saved) => [tf.scatterND(tf.reshape(saved[0], [-1, 1]), dy, [vocab, width])],
+    };
+  });
   const rows = f(table);
   const out = tf.reshape(rows, [...ids.shape, width]);
   flatIds.dispose();
