@@ -11,13 +11,19 @@ import { customOp } from './custom_op';
  */
 export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor2D {
   const saveKernel = !(w instanceof tf.Variable);
+  // Under a gradient tape (training), a Variable kernel is multiplied through a transient copy:
+  // tfjs-wasm's XNNPACK keeps a packed copy of every right-hand operand until that tensor is
+  // disposed, i.e. for a Variable until its next update: as much memory again as the weights (742
+  // MB for ViT-B/16), with no reuse in training since every step assigns new values. Encoding
+  // (no tape) keeps the cache, which saves the repacking on every call.
+  const transient = !saveKernel && tf.engine().state.gradientDepth > 0;
   const f = customOp<tf.Tensor2D>(([xi, wi, bi], save) => {
     save(saveKernel ? [xi, wi] : [xi]);
+    const wm = (transient ? tf.clone(wi) : wi) as tf.Tensor2D;
     const value = (
-      bi
-        ? tf.fused.matMul({ a: xi as tf.Tensor2D, b: wi as tf.Tensor2D, bias: bi })
-        : tf.matMul(xi as tf.Tensor2D, wi as tf.Tensor2D)
+      bi ? tf.fused.matMul({ a: xi as tf.Tensor2D, b: wm, bias: bi }) : tf.matMul(xi as tf.Tensor2D, wm)
     ) as tf.Tensor2D;
+    if (transient) wm.dispose();
     return {
       value,
       gradFunc: (dy, saved) => {
