@@ -2,7 +2,8 @@ import { defineConfig } from 'tsup';
 
 export default defineConfig({
   // `cli` is the `irra-tfjs` command (package.json "bin"); src/cli/main.ts starts with its shebang line.
-  entry: { index: 'src/index.ts', cli: 'src/cli/main.ts' },
+  // `gallery_worker` is the worker-thread script of encodeGalleryInWorkers (found beside index.*).
+  entry: { index: 'src/index.ts', cli: 'src/cli/main.ts', gallery_worker: 'src/eval/gallery_worker.ts' },
   format: ['esm', 'cjs'],
   dts: { entry: { index: 'src/index.ts' } },
   sourcemap: true,

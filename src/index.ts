@@ -48,6 +48,7 @@ export {
   type RetrievalEncoder,
 } from './eval/evaluator';
 export { type PidsLike, RANK_DEFAULTS, type RankOptions, type RankResult, rank, rankAsync } from './eval/rank';
+export { encodeGalleryInWorkers, GALLERY_WORKERS_DEFAULTS, type GalleryWorkersOptions } from './eval/workers';
 export * from './layers/index';
 export { type CmpmLossOptions, cmpmLoss, idLoss, itcLoss, mlmLoss, type SdmLossOptions, sdmLoss } from './losses';
 export { crossAttentionMap, crossAttentionWeights } from './model/cross_attention_map';
