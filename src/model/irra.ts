@@ -494,7 +494,15 @@ export class IRRA {
       : this.visual.head(
           tf.reshape(tf.slice(tf.reshape(imageTrunk, [b, n, vw]), [0, 0, 0], [b, 1, vw]), [b, vw]) as tf.Tensor2D,
         );
-    const textTrunk = this.text.trunk(batch.captionIds);
+    // Captions and masked captions go through the text tower as one batch of 2B when both are
+    // needed (the same per-row math; larger matMuls, and one weight gradient instead of two).
+    const withMlm = this.crossModal !== null && this.mlmHead !== null && batch.mlmIds !== undefined;
+    const bothTrunks = withMlm
+      ? this.text.trunk(tf.concat([batch.captionIds, batch.mlmIds as tf.Tensor2D], 0) as tf.Tensor2D)
+      : null;
+    const textTrunk = bothTrunks
+      ? (tf.slice(bothTrunks, [0, 0], [b * l, tw]) as tf.Tensor2D)
+      : this.text.trunk(batch.captionIds);
     const eot = argmaxRows(captionIds, b, l);
     const textSeq = full ? this.text.head(textTrunk) : null;
     const textFeats = textSeq
@@ -505,7 +513,10 @@ export class IRRA {
     let scores: tf.Tensor2D | null = null;
     let scoreLabels: tf.Tensor1D | null = null;
     if (this.crossModal && this.mlmHead && batch.mlmIds) {
-      mlmTextSeq = this.text.head(this.text.trunk(batch.mlmIds));
+      const mlmTrunk = bothTrunks
+        ? (tf.slice(bothTrunks, [b * l, 0], [b * l, tw]) as tf.Tensor2D)
+        : this.text.trunk(batch.mlmIds);
+      mlmTextSeq = this.text.head(mlmTrunk);
       fused = this.crossModal.forwardFlat(mlmTextSeq, imageSeq as tf.Tensor2D, b, l, n);
       // For the losses only the labelled positions are scored: the loss and accuracy ignore the
       // others (label 0), and the vocabulary-wide head on every position would dominate the
