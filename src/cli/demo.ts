@@ -11,7 +11,7 @@ import { ClipTokenizer } from '../tokenizer/clip_tokenizer';
 import { buildMlmInputs } from '../tokenizer/index';
 import { LRSchedulerWithWarmup } from '../train/lr_scheduler';
 import { buildOptimizer } from '../train/optimizer';
-import { Trainer } from '../train/trainer';
+import { type EpochLog, Trainer } from '../train/trainer';
 
 /** Defaults of {@link runDemo}: a run of a few minutes on 2 cores with the wasm backend. */
 export const DEMO_DEFAULTS = {
@@ -70,6 +70,8 @@ export interface DemoResult {
   untrained: RankResult;
   trained: RankResult;
   epochsRun: number;
+  /** Per-epoch means of every loss and accuracy. */
+  history: EpochLog[];
   /** True when `maxSeconds` stopped training before `epochs`. */
   cutShort: boolean;
   trainSeconds: number;
@@ -266,6 +268,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     untrained,
     trained: trained.t2i,
     epochsRun: run.epochsRun,
+    history: run.history,
     cutShort: run.cancelled,
     trainSeconds,
     seconds: (performance.now() - t0) / 1000,
