@@ -61,6 +61,7 @@ beforeAll(() => {
     untrained: rank,
     trained: { ...rank, R1: 50 },
     epochsRun: 1,
+    history: [],
     cutShort: false,
     trainSeconds: 1,
     seconds: 2,
