@@ -3,6 +3,7 @@
  * sampling, flips, crops, erasing, MLM masking) draws from an {@link Rng} passed in by the
  * caller, so a run is reproducible from one seed.
  */
+import { mulberry32 } from '../util/random';
 
 /** A source of uniform floats in `[0, 1)` (the shape of `Math.random`). */
 export type Rng = () => number;
@@ -20,14 +21,7 @@ export function seededRng(seed: number): Rng {
   if (!Number.isFinite(seed)) {
     throw new Error(`seededRng: seed must be a finite number, got ${String(seed)}`);
   }
-  let state = Math.trunc(seed) >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 /** A new generator seeded from the next draw of `rng` (an independent stream for one task). */

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { mulberry32 } from '../util/random';
 
 /** Defaults of {@link buildMlmInputs} (the reference's constants). */
 export const MLM_MASKING_DEFAULTS = {
@@ -129,7 +130,7 @@ export function buildMlmInputs(ids: Int32Array | readonly number[], options: Mlm
 
 /**
  * A small seeded generator of uniform numbers in [0, 1) (mulberry32: 32-bit state, 2³² period),
- * for reproducible masking.
+ * for reproducible masking: the same stream as the data pipeline's `seededRng` for the same seed.
  *
  * @example
  * const rng = createRng(7); rng(); // the same sequence for the same seed
@@ -138,12 +139,5 @@ export function createRng(seed: number): () => number {
   if (typeof seed !== 'number' || !Number.isFinite(seed)) {
     throw new Error(`createRng: expected seed to be a finite number, got ${seed}`);
   }
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }

@@ -1,8 +1,11 @@
 /**
  * A small seeded pseudo-random generator for SynthPedes (mulberry32), with the few draws the
- * generator needs. Self-contained on purpose: the dataset must be byte-identical for a seed
- * whatever else the library does.
+ * generator needs. The dataset must be byte-identical for a seed whatever else the library does:
+ * it draws only from the library's one pure `mulberry32` and stateless helpers, never from a
+ * shared stream.
  */
+import { mulberry32 } from '../../util/random';
+import { shuffleInPlace } from '../random';
 
 /** A seeded random stream: every method advances the stream. */
 export interface SynthRng {
@@ -46,14 +49,7 @@ export function hashSeed(...words: number[]): number {
 
 /** A mulberry32 stream seeded with `seed` (any integer; only its low 32 bits are used). */
 export function createSynthRng(seed: number): SynthRng {
-  let state = seed >>> 0;
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   const rng: SynthRng = {
     next,
     range: (lo, hi) => lo + (hi - lo) * next(),
@@ -70,16 +66,7 @@ export function createSynthRng(seed: number): SynthRng {
       }
       return items[items.length - 1][0];
     },
-    shuffle: (items) => {
-      const out = items.slice();
-      for (let i = out.length - 1; i > 0; i--) {
-        const j = Math.floor(next() * (i + 1));
-        const tmp = out[i];
-        out[i] = out[j];
-        out[j] = tmp;
-      }
-      return out;
-    },
+    shuffle: (items) => shuffleInPlace(items.slice(), next),
   };
   return rng;
 }
