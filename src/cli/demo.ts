@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { irraConfig, type LossName } from '../config';
 import type { DecodedImage } from '../data/image';
 import { type CaptionEncoder, DataLoader, rowwiseMask, type TrainSample } from '../data/index';
-import { buildSynthVocabulary, generateSynthPedes, type SynthSample } from '../data/synthpedes';
+import { buildSynthVocabulary, generateSynthPedes, type SynthPedes, type SynthSample } from '../data/synthpedes';
 import { buildTransforms } from '../data/transforms';
 import { type EvaluationResult, Evaluator, type RetrievalEncoder } from '../eval/evaluator';
 import type { RankResult } from '../eval/rank';
@@ -168,14 +168,16 @@ function chanceR1(test: SynthSample[]): number {
 }
 
 /**
- * The main job: generates SynthPedes, trains a small IRRA on its training identities with the
- * chosen losses, and evaluates text→image retrieval on the held-out identities before and after
- * training. Runs on whichever tfjs backend is active.
+ * The SynthPedes generation of a demo run: `seed`, `identities`, `imagesPerIdentity`,
+ * `captionsPerImage` and `imageSize` of `options` (each defaulting to {@link DEMO_DEFAULTS}), and
+ * its caption corpus (every train then test caption, in order), from which the run's vocabulary
+ * is built. The same options give byte-identical data, so an export can rebuild what a run saw.
+ *
+ * @example
+ * const { data, corpus } = demoSynthPedes({ seed: 1 });
  */
-export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
+export function demoSynthPedes(options: DemoOptions = {}): { data: SynthPedes; corpus: string[] } {
   const o = { ...DEMO_DEFAULTS, ...options };
-  const log = o.log ?? (() => {});
-  const t0 = performance.now();
   const data = generateSynthPedes({
     seed: o.seed,
     numIdentities: o.identities,
@@ -184,7 +186,19 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     height: o.imageSize[0],
     width: o.imageSize[1],
   });
-  const corpus = [...data.train, ...data.test].flatMap((s) => s.captions);
+  return { data, corpus: [...data.train, ...data.test].flatMap((s) => s.captions) };
+}
+
+/**
+ * The main job: generates SynthPedes, trains a small IRRA on its training identities with the
+ * chosen losses, and evaluates text→image retrieval on the held-out identities before and after
+ * training. Runs on whichever tfjs backend is active.
+ */
+export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
+  const o = { ...DEMO_DEFAULTS, ...options };
+  const log = o.log ?? (() => {});
+  const t0 = performance.now();
+  const { data, corpus } = demoSynthPedes(o);
   const text = o.clipVocabulary
     ? compactClipVocabulary(ClipTokenizer.fromGzip(o.clipVocabulary), corpus)
     : wordVocabulary(corpus);

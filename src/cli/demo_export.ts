@@ -7,9 +7,9 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { IRRAConfig } from '../config';
-import { buildSynthVocabulary, generateSynthPedes, type PersonAttributes } from '../data/synthpedes';
+import { buildSynthVocabulary, type PersonAttributes } from '../data/synthpedes';
 import { saveWeights } from '../weights/tfjs_io';
-import { DEMO_DEFAULTS, type DemoOptions, type DemoResult } from './demo';
+import { DEMO_DEFAULTS, type DemoOptions, type DemoResult, demoSynthPedes } from './demo';
 
 /** File names of an export folder; `export.json` is written last and marks a complete export. */
 export const DEMO_EXPORT_FILES = {
@@ -98,15 +98,8 @@ export async function writeDemoExport(
     );
   }
   const o = { ...DEMO_DEFAULTS, ...options };
-  const data = generateSynthPedes({
-    seed: o.seed,
-    numIdentities: o.identities,
-    imagesPerIdentity: o.imagesPerIdentity,
-    captionsPerImage: o.captionsPerImage,
-    height: o.imageSize[0],
-    width: o.imageSize[1],
-  });
-  const vocab = buildSynthVocabulary([...data.train, ...data.test].flatMap((s) => s.captions));
+  const { corpus } = demoSynthPedes(o);
+  const vocab = buildSynthVocabulary(corpus);
   const testCaptions = result.test.flatMap((s) => s.captions);
   const mine = vocab.toIds(testCaptions, result.contextLength);
   const theirs = result.encodeText(testCaptions);
