@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandEncode, ENCODE_DEFAULTS, encodeHelp, parseEncodeOptions } from '../src/cli/encode_command';
 import { commandEval, EVAL_DEFAULTS, evalHelp, parseEvalOptions } from '../src/cli/eval_command';
 import { encodeNpy } from '../src/cli/npy';
-import type { CommandIO } from '../src/cli/options';
+import { type CommandIO, integerFlag } from '../src/cli/options';
 import { commandTrain, parseTrainOptions, TRAIN_DEFAULTS, trainConfig, trainHelp } from '../src/cli/train_command';
 import { irraConfig } from '../src/config';
 import { IRRA } from '../src/model/irra';
@@ -222,6 +222,17 @@ describe('irra-tfjs option parsing and help', () => {
     expect(() =>
       parseEncodeOptions(['--checkpoint', 'a', '--output', 'f.npy', '--captions', 'c', '--images', 'd']),
     ).toThrow(/got --images and --captions/);
+  });
+
+  it('integerFlag (demo, demo:export): default when absent, integers ≥ min, errors naming the flag', () => {
+    expect(integerFlag('seed', undefined, 7)).toBe(7);
+    expect(integerFlag('seed', '-3', 7)).toBe(-3);
+    expect(integerFlag('epochs', '1', 8, 1)).toBe(1);
+    expect(() => integerFlag('seed', '1.5', 7)).toThrow("--seed: expected an integer, got '1.5'");
+    expect(() => integerFlag('seed', '-1', 0, 0)).toThrow("--seed: expected an integer ≥ 0, got '-1'");
+    expect(() => integerFlag('epochs', '0', 8, 1, 'a positive integer')).toThrow(
+      "--epochs: expected a positive integer, got '0'",
+    );
   });
 });
 

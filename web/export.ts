@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { selectBackend } from '../src/backends';
 import { DEMO_DEFAULTS, formatDemoTable, runDemo } from '../src/cli/demo';
 import { demoExportExists, writeDemoExport } from '../src/cli/demo_export';
+import { integerFlag } from '../src/cli/options';
 
 const HELP = `usage: npm run demo:export -- [options]
 
@@ -22,13 +23,6 @@ options:
   -h, --help       this text`;
 
 const here = dirname(fileURLToPath(import.meta.url));
-
-function integer(name: string, v: string | undefined, dflt: number, min: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: expected an integer ≥ ${min}, got '${v}'`);
-  return n;
-}
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -51,8 +45,8 @@ async function main(): Promise<number> {
     return 0;
   }
   const options = {
-    seed: integer('seed', values.seed, DEMO_DEFAULTS.seed, 0),
-    epochs: integer('epochs', values.epochs, DEMO_DEFAULTS.epochs, 1),
+    seed: integerFlag('seed', values.seed, DEMO_DEFAULTS.seed, 0),
+    epochs: integerFlag('epochs', values.epochs, DEMO_DEFAULTS.epochs, 1),
   };
   const backend = await selectBackend(['wasm', 'cpu']);
   console.log(`demo:export: training on ${backend} (${options.epochs} epochs, seed ${options.seed})`);

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { selectBackend } from '../backends';
 import { LOSS_NAMES, type LossName } from '../config';
 import { DEMO_DEFAULTS, formatDemoTable, runDemo } from './demo';
+import { integerFlag } from './options';
 
 const HELP = `usage: irra-tfjs demo [options]
 
@@ -49,10 +50,7 @@ function parseLosses(text: string): LossName[] {
 }
 
 function positiveInt(name: string, v: string | undefined, dflt: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected a positive integer, got '${v}'`);
-  return n;
+  return integerFlag(name, v, dflt, 1, 'a positive integer');
 }
 
 function positiveNumber(name: string, v: string | undefined, dflt: number): number {
@@ -88,8 +86,7 @@ export async function commandDemo(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const seed = values.seed === undefined ? DEMO_DEFAULTS.seed : Number(values.seed);
-  if (!Number.isInteger(seed)) throw new Error(`--seed: expected an integer, got '${values.seed}'`);
+  const seed = integerFlag('seed', values.seed, DEMO_DEFAULTS.seed);
   const backend = await selectBackend(values.backend ? [values.backend] : ['wasm', 'cpu']);
   const vocabPath = values['no-clip'] ? undefined : findVocabulary(values.vocab);
   const json = values.json === true;

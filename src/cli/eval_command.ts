@@ -1,6 +1,4 @@
 import { loadDataset } from '../data/annotations';
-import { evaluationBatches } from '../data/batch';
-import { buildTransforms } from '../data/transforms';
 import { Evaluator } from '../eval/evaluator';
 import {
   activateBackend,
@@ -13,6 +11,7 @@ import {
   type OptionGroup,
   parseOptions,
   processIO,
+  splitEvaluator,
 } from './options';
 
 /** Values of `irra-tfjs eval`'s options. */
@@ -113,17 +112,9 @@ export async function commandEval(argv: readonly string[], io: CommandIO = proce
     strideSize: o.stride_size,
   });
   try {
-    const c = model.config;
-    const split = o.val_dataset === 'val' ? dataset.val : dataset.test;
-    const evaluator = new Evaluator(
-      evaluationBatches(split, {
-        batchSize: o.test_batch_size,
-        transform: buildTransforms({ imageSize: c.imageSize, isTrain: false }),
-        encodeText: tokenizer,
-        contextLength: c.contextLength,
-      }),
-      { i2t: o.i2t },
-    );
+    const evaluator = splitEvaluator(dataset, o.val_dataset, model.config, tokenizer, o.test_batch_size, {
+      i2t: o.i2t,
+    });
     const result = await evaluator.evaluate(model);
     if (o.json) {
       io.write(

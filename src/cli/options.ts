@@ -9,7 +9,10 @@ import { parseArgs } from 'node:util';
 import type * as tf from '@tensorflow/tfjs-core';
 import { BACKENDS_DEFAULTS, selectBackend } from '../backends';
 import { type IRRAConfig, LOSS_NAMES, type LossName, type PresetName, presets } from '../config';
-import type { DatasetName } from '../data/annotations';
+import type { DatasetName, PersonDataset } from '../data/annotations';
+import { evaluationBatches } from '../data/batch';
+import { buildTransforms } from '../data/transforms';
+import { Evaluator, type EvaluatorOptions } from '../eval/evaluator';
 import { IRRA } from '../model/irra';
 import { ClipTokenizer } from '../tokenizer/clip_tokenizer';
 import { isTrainerCheckpoint, parseTrainerCheckpoint } from '../train/checkpoint_io';
@@ -313,6 +316,53 @@ export async function loadTokenizer(command: string, vocab: string | undefined):
   } catch (e) {
     throw new Error(`${command}: --vocab '${path}': ${(e as Error).message}`);
   }
+}
+
+/**
+ * The evaluator of `--val_dataset` (shared by `eval` and `train`): text→image retrieval over the
+ * `split` of `dataset`, its captions and gallery images in batches of `batchSize`, images resized
+ * to `config.imageSize` without augmentation, captions tokenized to `config.contextLength`.
+ * `options` go to the {@link Evaluator} (e.g. `{ i2t: true }`).
+ */
+export function splitEvaluator(
+  dataset: PersonDataset,
+  split: 'test' | 'val',
+  config: Pick<IRRAConfig, 'imageSize' | 'contextLength'>,
+  tokenizer: ClipTokenizer,
+  batchSize: number,
+  options?: EvaluatorOptions,
+): Evaluator {
+  return new Evaluator(
+    evaluationBatches(split === 'val' ? dataset.val : dataset.test, {
+      batchSize,
+      transform: buildTransforms({ imageSize: config.imageSize, isTrain: false }),
+      encodeText: tokenizer,
+      contextLength: config.contextLength,
+    }),
+    options,
+  );
+}
+
+/**
+ * Reads an integer flag of the `parseArgs`-based scripts (`irra-tfjs demo`, `npm run demo:export`):
+ * `dflt` when the flag is absent, else `Number(text)`, which must be an integer ≥ `min`
+ * (default: any integer).
+ *
+ * @param expected how the error names the accepted values (default `an integer` without `min`,
+ *   else `an integer ≥ <min>`).
+ * @throws Error `--<name>: expected <expected>, got '<text>'`.
+ */
+export function integerFlag(
+  name: string,
+  text: string | undefined,
+  dflt: number,
+  min = Number.NEGATIVE_INFINITY,
+  expected = min === Number.NEGATIVE_INFINITY ? 'an integer' : `an integer ≥ ${min}`,
+): number {
+  if (text === undefined) return dflt;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: expected ${expected}, got '${text}'`);
+  return n;
 }
 
 /** Grid `[ny, nx]` of patch positions for an image size, patch and stride (the reference's formula). */

@@ -2,7 +2,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CONFIG_DEFAULTS, type IRRAConfig, irraConfig, type LossName, type PresetName } from '../config';
 import { type DatasetName, loadDataset } from '../data/annotations';
-import { DataLoader, evaluationBatches, LOADER_DEFAULTS, rowwiseMask } from '../data/batch';
+import { DataLoader, LOADER_DEFAULTS, rowwiseMask } from '../data/batch';
 import { buildTransforms } from '../data/transforms';
 import { Evaluator } from '../eval/evaluator';
 import { IRRA } from '../model/irra';
@@ -35,6 +35,7 @@ import {
   patchGrid,
   presetDefaultText,
   processIO,
+  splitEvaluator,
 } from './options';
 
 /** Values of `irra-tfjs train`'s options (the reference's names from `utils/options.py`, plus this library's). */
@@ -414,15 +415,7 @@ export async function commandTrain(argv: readonly string[], io: CommandIO = proc
           }
         : {}),
     });
-    const split = o.val_dataset === 'val' ? dataset.val : dataset.test;
-    const evaluator = new Evaluator(
-      evaluationBatches(split, {
-        batchSize: o.test_batch_size,
-        transform: buildTransforms({ imageSize: config.imageSize, isTrain: false }),
-        encodeText: tokenizer,
-        contextLength,
-      }),
-    );
+    const evaluator = splitEvaluator(dataset, o.val_dataset, config, tokenizer, o.test_batch_size);
     optimizer = buildOptimizer(model, {
       optimizer: o.optimizer,
       lr: o.lr,
