@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { l2NormalizeRows, meanRowKl, sameIdMask } from './ops';
-import { checkIntVector, checkMatrix, checkPositive, checkSameBatch, checkSameWidth } from './validate';
+import { checkIntVector, checkMatrixPair, checkPositive } from './validate';
 
 /** Defaults of {@link cmpmLoss}, as in the reference `compute_cmpm`. */
 export const CMPM_DEFAULTS = {
@@ -41,10 +41,7 @@ export function cmpmLoss(
   opts: CmpmLossOptions = {},
 ): tf.Scalar {
   const fn = 'cmpmLoss';
-  checkMatrix(fn, 'imageFeats', imageFeats, '[batch, dim]');
-  checkMatrix(fn, 'textFeats', textFeats, '[batch, dim]');
-  checkSameBatch(fn, 'imageFeats', imageFeats, 'textFeats', textFeats);
-  checkSameWidth(fn, 'imageFeats', imageFeats, 'textFeats', textFeats, 'feature dimension');
+  checkMatrixPair(fn, 'imageFeats', imageFeats, 'textFeats', textFeats, '[batch, dim]', 'feature dimension');
   const batch = imageFeats.shape[0];
   checkIntVector(fn, 'pids', pids, batch, 'imageFeats');
   const epsilon = opts.epsilon ?? CMPM_DEFAULTS.epsilon;

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { crossEntropySum, oneHotRows } from './ops';
-import { checkIntRange, checkIntVector, checkMatrix, checkSameBatch, checkSameWidth } from './validate';
+import { checkIntRange, checkIntVector, checkMatrixPair } from './validate';
 
 /**
  * Identity classification loss (ID, the instance loss of Zheng et al.), one of the paper's three
@@ -21,10 +21,7 @@ import { checkIntRange, checkIntVector, checkMatrix, checkSameBatch, checkSameWi
  */
 export function idLoss(imageLogits: tf.Tensor2D, textLogits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
   const fn = 'idLoss';
-  checkMatrix(fn, 'imageLogits', imageLogits, '[batch, classes]');
-  checkMatrix(fn, 'textLogits', textLogits, '[batch, classes]');
-  checkSameBatch(fn, 'imageLogits', imageLogits, 'textLogits', textLogits);
-  checkSameWidth(fn, 'imageLogits', imageLogits, 'textLogits', textLogits, 'number of classes');
+  checkMatrixPair(fn, 'imageLogits', imageLogits, 'textLogits', textLogits, '[batch, classes]', 'number of classes');
   const [batch, classes] = imageLogits.shape;
   checkIntVector(fn, 'labels', labels, batch, 'imageLogits');
   checkIntRange(fn, 'labels', labels, classes, 'number of classes (imageLogits.shape[1])');

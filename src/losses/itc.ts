@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { crossEntropySum, l2NormalizeRows } from './ops';
-import { checkMatrix, checkPositive, checkSameBatch, checkSameWidth } from './validate';
+import { checkMatrixPair, checkPositive } from './validate';
 
 /**
  * Image-text contrastive loss (ITC, InfoNCE as in CLIP), a baseline the paper compares against:
@@ -21,10 +21,7 @@ import { checkMatrix, checkPositive, checkSameBatch, checkSameWidth } from './va
  */
 export function itcLoss(imageFeats: tf.Tensor2D, textFeats: tf.Tensor2D, logitScale: number): tf.Scalar {
   const fn = 'itcLoss';
-  checkMatrix(fn, 'imageFeats', imageFeats, '[batch, dim]');
-  checkMatrix(fn, 'textFeats', textFeats, '[batch, dim]');
-  checkSameBatch(fn, 'imageFeats', imageFeats, 'textFeats', textFeats);
-  checkSameWidth(fn, 'imageFeats', imageFeats, 'textFeats', textFeats, 'feature dimension');
+  checkMatrixPair(fn, 'imageFeats', imageFeats, 'textFeats', textFeats, '[batch, dim]', 'feature dimension');
   checkPositive(fn, 'logitScale', logitScale);
   const batch = imageFeats.shape[0];
 

@@ -1,13 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { l2NormalizeRows, meanRowKl, sameIdMask } from './ops';
-import {
-  checkIntVector,
-  checkMatrix,
-  checkNonNegative,
-  checkPositive,
-  checkSameBatch,
-  checkSameWidth,
-} from './validate';
+import { checkIntVector, checkMatrixPair, checkNonNegative, checkPositive } from './validate';
 
 /** Defaults of {@link sdmLoss}, as in the reference `compute_sdm`. */
 export const SDM_DEFAULTS = {
@@ -58,10 +51,7 @@ export function sdmLoss(
   opts: SdmLossOptions = {},
 ): tf.Scalar {
   const fn = 'sdmLoss';
-  checkMatrix(fn, 'imageFeats', imageFeats, '[batch, dim]');
-  checkMatrix(fn, 'textFeats', textFeats, '[batch, dim]');
-  checkSameBatch(fn, 'imageFeats', imageFeats, 'textFeats', textFeats);
-  checkSameWidth(fn, 'imageFeats', imageFeats, 'textFeats', textFeats, 'feature dimension');
+  checkMatrixPair(fn, 'imageFeats', imageFeats, 'textFeats', textFeats, '[batch, dim]', 'feature dimension');
   const batch = imageFeats.shape[0];
   checkIntVector(fn, 'pids', pids, batch, 'imageFeats');
   if (opts.imageIds !== undefined) checkIntVector(fn, 'opts.imageIds', opts.imageIds, batch, 'imageFeats');

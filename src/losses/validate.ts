@@ -42,6 +42,26 @@ export function checkSameWidth(
   }
 }
 
+/**
+ * Asserts `a` and `b` are float32 matrices (axes `what`, e.g. '[batch, dim]') with the same number
+ * of rows and of columns (`axis` names the columns, e.g. 'feature dimension'): the checks of every
+ * loss over an image/text pair.
+ */
+export function checkMatrixPair(
+  fn: string,
+  nameA: string,
+  a: tf.Tensor,
+  nameB: string,
+  b: tf.Tensor,
+  what: string,
+  axis: string,
+): void {
+  checkMatrix(fn, nameA, a, what);
+  checkMatrix(fn, nameB, b, what);
+  checkSameBatch(fn, nameA, a, nameB, b);
+  checkSameWidth(fn, nameA, a, nameB, b, axis);
+}
+
 /** Asserts `t` is a rank-1 int32 tensor of `length` elements (one per row of `rowsName`). */
 export function checkIntVector(fn: string, name: string, t: tf.Tensor, length: number, rowsName: string): void {
   if (t.rank !== 1) {
