@@ -2,31 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RANK_DEFAULTS, type RankResult, rank, rankAsync } from '../src/eval/rank';
-import { expectClose, expectNoLeak } from './helpers/compare';
+import { expectNoLeak } from './helpers/compare';
 import { fixtureJson, fixtureRaw } from './helpers/fixtures';
-
-interface Direction {
-  cmc: number[];
-  R1: number;
-  R5: number;
-  R10: number;
-  mAP: number;
-  mINP: number;
-}
-interface MetricsJson {
-  cases: { prefix: string; t2i: Direction; i2t: Direction }[];
-}
-
-/** The issue asks for every fixture number within 1e-4 absolute (percent). */
-const ABS_1E4 = { rel: 0, abs: 1e-4 };
-
-function expectFixture(actual: RankResult, expected: Direction, label: string): void {
-  expect(actual.cmc.length).toBe(expected.cmc.length);
-  expectClose(actual.cmc, expected.cmc, { tol: ABS_1E4, label: `${label}.cmc`, group: 'metrics' });
-  for (const key of ['R1', 'R5', 'R10', 'mAP', 'mINP'] as const) {
-    expectClose(actual[key], expected[key], { tol: ABS_1E4, label: `${label}.${key}`, group: 'metrics' });
-  }
-}
+import { expectRankFixture, type MetricsFixture } from './helpers/metrics';
 
 /**
  * A direct transcription of the reference's definitions, for cross-checking on random inputs:
@@ -109,7 +87,7 @@ function problem(distinct: boolean, sizes = { minG: 1, maxG: 12, maxPid: 3 }) {
 }
 
 describe('rank: reference fixtures (metrics.json)', () => {
-  const json = fixtureJson<MetricsJson>('metrics.json');
+  const json = fixtureJson<MetricsFixture>('metrics.json');
   for (const c of json.cases) {
     it(`${c.prefix} text→image and image→text`, () => {
       const s = fixtureRaw('metrics.safetensors', `${c.prefix}similarity`);
@@ -119,18 +97,18 @@ describe('rank: reference fixtures (metrics.json)', () => {
       const simT = tf.transpose(sim);
       const qTensor = tf.tensor1d(qPids, 'int32');
       try {
-        expectFixture(
+        expectRankFixture(
           expectNoLeak(() => rank(sim, qTensor, gPids)),
           c.t2i,
           `${c.prefix}t2i`,
         );
-        expectFixture(
+        expectRankFixture(
           expectNoLeak(() => rank(simT, gPids, Array.from(qPids))),
           c.i2t,
           `${c.prefix}i2t`,
         );
         // The same without materialising the transpose (more than one 64-query block in case1).
-        expectFixture(
+        expectRankFixture(
           expectNoLeak(() => rank(sim, gPids, qTensor, { transposed: true })),
           c.i2t,
           `${c.prefix}i2t.transposed`,

@@ -4,6 +4,7 @@ import { rankAsync } from '../../src/eval/rank';
 import { cmpmLoss, idLoss, itcLoss, mlmLoss, sdmLoss } from '../../src/losses';
 import { expectClose } from '../helpers/compare';
 import { fixtureJson, fixtureKeys, fixtureRaw, fixtureTensor } from '../helpers/fixtures';
+import { expectRankFixture, type MetricsFixture } from '../helpers/metrics';
 
 // The parity checks that must also hold on webgpu, where `dataSync()` of a tensor living on the
 // GPU returns zeros and loses the device in this Chromium (SwiftShader): every result is read with
@@ -119,19 +120,8 @@ describe.each(lossCases.map((c, i) => ({ i, c })))('losses with async reads, fix
   }
 });
 
-interface Direction {
-  cmc: number[];
-  R1: number;
-  R5: number;
-  R10: number;
-  mAP: number;
-  mINP: number;
-}
-/** rank()'s fixture numbers are percentages, compared to 1e-4 absolute as in test/rank.test.ts. */
-const ABS_1E4 = { rel: 0, abs: 1e-4 };
-
 describe('rankAsync on the metrics fixtures, similarity computed on the backend', () => {
-  const cases = fixtureJson<{ cases: { prefix: string; t2i: Direction; i2t: Direction }[] }>('metrics.json').cases;
+  const cases = fixtureJson<MetricsFixture>('metrics.json').cases;
   for (const c of cases) {
     it(`${c.prefix} text→image and image→text`, async () => {
       const s = fixtureRaw('metrics.safetensors', `${c.prefix}similarity`);
@@ -147,15 +137,7 @@ describe('rankAsync on the metrics fixtures, similarity computed on the backend'
       };
       tf.dispose([sim, simT]);
       expect(tf.memory().numTensors, 'tensors left behind').toBe(before);
-      for (const dir of ['t2i', 'i2t'] as const) {
-        const got = results[dir];
-        const want = c[dir];
-        expect(got.cmc.length).toBe(want.cmc.length);
-        expectClose(got.cmc, want.cmc, { tol: ABS_1E4, label: `${c.prefix}${dir}.cmc`, group: 'metrics' });
-        for (const key of ['R1', 'R5', 'R10', 'mAP', 'mINP'] as const) {
-          expectClose(got[key], want[key], { tol: ABS_1E4, label: `${c.prefix}${dir}.${key}`, group: 'metrics' });
-        }
-      }
+      for (const dir of ['t2i', 'i2t'] as const) expectRankFixture(results[dir], c[dir], `${c.prefix}${dir}`);
     });
   }
 });
