@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { IRRA, type IRRABatch } from '../src/model';
 import { checkpoint } from '../src/ops/checkpoint';
 import { linear } from '../src/ops/linear';
 import { expectNoLeak } from './helpers/compare';
-import { disposeBatch, loadFixtureModel } from './helpers/model_fixtures';
+import { useFixtureModel } from './helpers/model_fixtures';
 
 /** Loss and gradients (by parameter name) of the summed losses of `model` on `batch`. */
 function lossAndGrads(model: IRRA, batch: IRRABatch): { loss: number; grads: Map<string, Float32Array> } {
@@ -70,12 +70,8 @@ describe('checkpoint (gradient recomputation)', () => {
 describe('IRRA with gradient checkpointing (tiny_a fixture model)', () => {
   let model: IRRA;
   let batch: IRRABatch;
-  beforeAll(() => {
-    ({ model, batch } = loadFixtureModel('tiny_a'));
-  });
-  afterAll(() => {
-    model.dispose();
-    disposeBatch(batch);
+  useFixtureModel('tiny_a', (fixture) => {
+    ({ model, batch } = fixture);
   });
 
   it('gives the same losses and gradients as without it, and leaks nothing', () => {

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { IRRA, IRRABatch, IRRAForwardOutputs, IRRALosses } from '../src/model';
 import { expectClose } from './helpers/compare';
 import { fixtureKeys, fixtureTensor } from './helpers/fixtures';
-import { disposeBatch, loadFixtureModel, fixtureModels as models } from './helpers/model_fixtures';
+import { fixtureModels as models, useFixtureModel } from './helpers/model_fixtures';
 
 /** The parity-report group of a parameter: the model part it belongs to. */
 function gradGroup(name: string): string {
@@ -21,12 +21,8 @@ for (const name of ['tiny_a', 'tiny_overlap']) {
     let model: IRRA;
     let batch: IRRABatch;
     let file: string;
-    beforeAll(() => {
-      ({ model, batch, file } = loadFixtureModel(name));
-    });
-    afterAll(() => {
-      model.dispose();
-      disposeBatch(batch);
+    useFixtureModel(name, (fixture) => {
+      ({ model, batch, file } = fixture);
     });
 
     it('matches every intermediate output', () => {

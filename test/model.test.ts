@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { irraConfig, presets } from '../src/config';
 import { IRRA, type IRRABatch, type IRRALosses } from '../src/model';
 import { expectNoLeak } from './helpers/compare';
-import { disposeBatch, loadFixtureModel } from './helpers/model_fixtures';
+import { useFixtureModel } from './helpers/model_fixtures';
 
 const backend = process.env.IRRA_TEST_BACKEND;
 
@@ -47,12 +47,8 @@ describe('irraConfig', () => {
 describe('IRRA on the tiny preset', () => {
   let model: IRRA;
   let batch: IRRABatch;
-  beforeAll(() => {
-    ({ model, batch } = loadFixtureModel('tiny_a'));
-  });
-  afterAll(() => {
-    model.dispose();
-    disposeBatch(batch);
+  useFixtureModel('tiny_a', (fixture) => {
+    ({ model, batch } = fixture);
   });
 
   it('is reproducible from a seed and round-trips its state dict', () => {

@@ -1,9 +1,9 @@
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { encodeGalleryInWorkers, GALLERY_WORKERS_DEFAULTS } from '../src/eval/workers';
 import type { IRRA, IRRABatch } from '../src/model';
-import { disposeBatch, loadFixtureModel } from './helpers/model_fixtures';
+import { useFixtureModel } from './helpers/model_fixtures';
 
 const backend = process.env.IRRA_TEST_BACKEND ?? 'cpu';
 
@@ -23,12 +23,8 @@ async function watchWorkers<T>(fn: () => Promise<T>): Promise<{ result?: T; erro
 describe('encodeGalleryInWorkers', () => {
   let model: IRRA;
   let batch: IRRABatch;
-  beforeAll(() => {
-    ({ model, batch } = loadFixtureModel('tiny_a'));
-  });
-  afterAll(() => {
-    model.dispose();
-    disposeBatch(batch);
+  useFixtureModel('tiny_a', (fixture) => {
+    ({ model, batch } = fixture);
   });
 
   it('equals single-thread encoding, shuts its workers down and leaks no tensor', async () => {

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll } from 'vitest';
 import type { IRRAConfig } from '../../src/config';
 import { IRRA, type IRRABatch } from '../../src/model';
 import { fixtureJson, fixtureKeys, fixtureTensor } from './fixtures';
@@ -43,4 +44,24 @@ export function loadFixtureModel(name: string): { model: IRRA; batch: IRRABatch;
 /** Disposes every tensor of a batch. */
 export function disposeBatch(batch: IRRABatch): void {
   for (const t of Object.values(batch)) (t as tf.Tensor | undefined)?.dispose();
+}
+
+/**
+ * Loads fixture model `name` once for the enclosing describe (beforeAll), hands it to `set` (tests
+ * keep their own `let model` / `let batch`), and disposes the model and its batch afterwards
+ * (afterAll).
+ */
+export function useFixtureModel(
+  name: string,
+  set: (fixture: { model: IRRA; batch: IRRABatch; file: string }) => void,
+): void {
+  let loaded: { model: IRRA; batch: IRRABatch; file: string } | undefined;
+  beforeAll(() => {
+    loaded = loadFixtureModel(name);
+    set(loaded);
+  });
+  afterAll(() => {
+    loaded?.model.dispose();
+    if (loaded) disposeBatch(loaded.batch);
+  });
 }
