@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IRRA, IRRABatch, IRRALosses } from '../src/model';
-import { buildOptimizer, type IrraOptimizer, type OptimizerOptions } from '../src/train/index';
+import { buildOptimizer, type IrraOptimizer, type OptimizerName } from '../src/train/index';
 import { expectClose, expectNoLeak } from './helpers/compare';
 import { fixtureJson, fixtureKeys, fixtureRaw } from './helpers/fixtures';
 import { disposeBatch, loadFixtureModel } from './helpers/model_fixtures';
+import { type FixtureOptimizerOptions, optimizerOptionsOf } from './helpers/optimizer_fixtures';
 
 /**
  * The reference's optimizer driven through the model: two torch Adam steps (same batch) on the
@@ -30,35 +31,12 @@ interface ModelOptimizerSpec {
   temperature: number;
   loss_names: string;
   losses: Record<(typeof LOSS_KEYS)[number], number>;
-  optimizer: {
-    type: 'Adam' | 'AdamW' | 'SGD';
-    lr: number;
-    lr_factor: number;
-    bias_lr_factor: number;
-    weight_decay: number;
-    weight_decay_bias: number;
-    betas: [number, number];
-    eps: number;
-  };
+  optimizer: FixtureOptimizerOptions & { type: OptimizerName; eps: number };
   param_groups: Record<string, { lr: number; weight_decay: number }>;
 }
 const LOSS_KEYS = ['sdm_loss', 'id_loss', 'mlm_loss', 'itc_loss', 'cmpm_loss'] as const;
 
 const specs = fixtureJson<{ models: Record<string, ModelOptimizerSpec> }>('models.json').models;
-
-function optionsOf(s: ModelOptimizerSpec): OptimizerOptions {
-  const o = s.optimizer;
-  return {
-    optimizer: o.type,
-    lr: o.lr,
-    lrFactor: o.lr_factor,
-    biasLrFactor: o.bias_lr_factor,
-    weightDecay: o.weight_decay,
-    weightDecayBias: o.weight_decay_bias,
-    betas: o.betas,
-    eps: o.eps,
-  };
-}
 
 /** Every parameter of the model in the reference layout, as float64 copies. */
 function referenceValues(model: IRRA): Map<string, Float64Array> {
@@ -82,7 +60,7 @@ for (const name of ['tiny_a', 'tiny_overlap']) {
     let opt: IrraOptimizer;
     beforeAll(() => {
       ({ model, batch, file } = loadFixtureModel(name));
-      opt = buildOptimizer(model, optionsOf(spec));
+      opt = buildOptimizer(model, optimizerOptionsOf(spec.optimizer.type, spec.optimizer));
     });
     afterAll(() => {
       opt.dispose();

@@ -10,19 +10,11 @@ import {
 } from '../src/train/index';
 import { expectClose } from './helpers/compare';
 import { fixtureJson, fixtureRaw } from './helpers/fixtures';
+import { type FixtureOptimizerOptions, optimizerOptionsOf } from './helpers/optimizer_fixtures';
 
 interface OptCase {
   optimizer: OptimizerName;
-  options: {
-    lr: number;
-    lr_factor: number;
-    bias_lr_factor: number;
-    weight_decay: number;
-    weight_decay_bias: number;
-    betas: [number, number];
-    momentum: number;
-    eps: number | null;
-  };
+  options: FixtureOptimizerOptions & { momentum: number };
   param_groups: Record<string, { lr: number; weight_decay: number }>;
 }
 interface OptFixture {
@@ -35,18 +27,7 @@ const FILE = 'optimizer.safetensors';
 const fx = fixtureJson<OptFixture>('optimizer.json');
 
 function optionsOf(c: OptCase): OptimizerOptions {
-  const o = c.options;
-  return {
-    optimizer: c.optimizer,
-    lr: o.lr,
-    lrFactor: o.lr_factor,
-    biasLrFactor: o.bias_lr_factor,
-    weightDecay: o.weight_decay,
-    weightDecayBias: o.weight_decay_bias,
-    betas: o.betas,
-    momentum: o.momentum,
-    ...(o.eps === null ? {} : { eps: o.eps }),
-  };
+  return optimizerOptionsOf(c.optimizer, c.options);
 }
 
 function fixtureVariables(prefix = 'param'): Map<string, tf.Variable> {
