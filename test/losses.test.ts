@@ -2,18 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cmpmLoss, idLoss, itcLoss, mlmLoss, sdmLoss } from '../src/losses';
 import { expectClose, expectNoLeak } from './helpers/compare';
-import { fixtureJson, fixtureKeys, fixtureTensor } from './helpers/fixtures';
-
-interface LossCase {
-  prefix: string;
-  batch: number;
-  logit_scale: number;
-  sdm_factor: number;
-  epsilon: number;
-  expected: Record<string, number>;
-}
-const FILE = 'losses.safetensors';
-const cases = fixtureJson<{ cases: LossCase[] }>('losses.json').cases;
+import { fixtureKeys, fixtureTensor } from './helpers/fixtures';
+import { LOSS_FILE, type LossCase, lossCases } from './helpers/loss_fixtures';
 
 type Inputs = Record<string, tf.Tensor>;
 const T2 = (t: tf.Tensor) => t as tf.Tensor2D;
@@ -73,11 +63,11 @@ const INPUT_NAMES = [
 
 function loadCase(c: LossCase): Inputs {
   const out: Inputs = {};
-  for (const n of INPUT_NAMES) out[n] = fixtureTensor(FILE, `${c.prefix}${n}`);
+  for (const n of INPUT_NAMES) out[n] = fixtureTensor(LOSS_FILE, `${c.prefix}${n}`);
   return out;
 }
 
-describe.each(cases.map((c, i) => ({ i, c })))('losses, fixture case $i', ({ c }) => {
+describe.each(lossCases.map((c, i) => ({ i, c })))('losses, fixture case $i', ({ c }) => {
   let all: Inputs;
   beforeAll(() => {
     all = loadCase(c);
@@ -106,7 +96,7 @@ describe.each(cases.map((c, i) => ({ i, c })))('losses, fixture case $i', ({ c }
       });
       value.dispose();
 
-      const gradKeys = fixtureKeys(FILE, `${c.prefix}grad.${name}.`).map((k) => k.slice(k.lastIndexOf('.') + 1));
+      const gradKeys = fixtureKeys(LOSS_FILE, `${c.prefix}grad.${name}.`).map((k) => k.slice(k.lastIndexOf('.') + 1));
       expect(gradKeys.sort()).toEqual([...diffNames].sort());
       const grads = tf.grads((...ts: tf.Tensor[]) => {
         const xs: Inputs = {};
@@ -116,7 +106,7 @@ describe.each(cases.map((c, i) => ({ i, c })))('losses, fixture case $i', ({ c }
         return spec.fn(c, xs, all);
       })(diffNames.map((g) => x[g]));
       diffNames.forEach((g, k) => {
-        const expected = fixtureTensor(FILE, `${c.prefix}grad.${name}.${g}`);
+        const expected = fixtureTensor(LOSS_FILE, `${c.prefix}grad.${name}.${g}`);
         expect(grads[k].shape).toEqual(expected.shape);
         expectClose(grads[k], expected, { kind: 'grad', label: `${c.prefix}grad.${name}.${g}`, group: 'losses.grad' });
         expected.dispose();
@@ -128,7 +118,7 @@ describe.each(cases.map((c, i) => ({ i, c })))('losses, fixture case $i', ({ c }
 
 describe('losses: memory', () => {
   it('each loss leaves only its returned scalar, also under tf.grads', () => {
-    const c = cases[0];
+    const c = lossCases[0];
     const all = loadCase(c);
     for (const [name, spec] of Object.entries(LOSSES)) {
       const x: Inputs = {};

@@ -4,6 +4,7 @@ import { rankAsync } from '../../src/eval/rank';
 import { cmpmLoss, idLoss, itcLoss, mlmLoss, sdmLoss } from '../../src/losses';
 import { expectClose } from '../helpers/compare';
 import { fixtureJson, fixtureKeys, fixtureRaw, fixtureTensor } from '../helpers/fixtures';
+import { LOSS_FILE, type LossCase, lossCases } from '../helpers/loss_fixtures';
 import { expectRankFixture, type MetricsFixture } from '../helpers/metrics';
 
 // The parity checks that must also hold on webgpu, where `dataSync()` of a tensor living on the
@@ -28,16 +29,6 @@ afterAll(() => {
 
 const read = async (t: tf.Tensor): Promise<Float32Array> => Float32Array.from(await t.data());
 const expected = (file: string, key: string): Float32Array => Float32Array.from(fixtureRaw(file, key).data);
-
-interface LossCase {
-  prefix: string;
-  logit_scale: number;
-  sdm_factor: number;
-  epsilon: number;
-  expected: Record<string, number>;
-}
-const LOSS_FILE = 'losses.safetensors';
-const lossCases = fixtureJson<{ cases: LossCase[] }>('losses.json').cases;
 
 type Inputs = Record<string, tf.Tensor>;
 const T2 = (t: tf.Tensor) => t as tf.Tensor2D;
