@@ -180,7 +180,7 @@ export class Trainer {
       try {
         const named = new Map<string, tf.Tensor>();
         for (const [varName, g] of Object.entries(grads)) named.set(byVarName.get(varName) as string, g);
-        this.opts.optimizer.applyGradients(named);
+        this.opts.optimizer.applyGradients(named, { disposeGradients: true });
       } finally {
         value.dispose();
         tf.dispose(grads);
