@@ -1,0 +1,84 @@
+/**
+ * Where the time of a training step goes, by kernel: `tf.profile` of one step of the demo's small
+ * IRRA (width 64, 2 layers, 64×24 images, context 48, vocab 130, batch 32) on wasm, after warm-up.
+ * Prints the kernels sorted by total time, with call counts and the matMul share.
+ *
+ * Run: npx tsx bench/profile_step.ts [--backend wasm] [--top 15]
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-layers';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import { irraConfig } from '../src/config';
+import { IRRA } from '../src/model';
+import { trainBatch } from './train_batch';
+
+const args = process.argv.slice(2);
+const opt = (name: string, def: string): string => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : def;
+};
+
+async function main(): Promise<void> {
+  await tf.setBackend(opt('backend', 'wasm'));
+  const config = irraConfig({
+    preset: 'tiny',
+    imageSize: [64, 24],
+    visionPatchSize: 8,
+    strideSize: 8,
+    visionWidth: 64,
+    visionLayers: 2,
+    embedDim: 64,
+    transformerWidth: 64,
+    transformerLayers: 2,
+    cmtDepth: 1,
+    contextLength: 48,
+    vocabSize: 130,
+    numClasses: 128,
+  });
+  const model = IRRA.create(config, { seed: 0 });
+  const batch = trainBatch(config, 32);
+  const params = [...model.namedParameters().values()];
+  const step = () => {
+    const { value, grads } = tf.variableGrads(
+      () =>
+        tf.tidy(() => {
+          const out = model.computeLosses(batch) as Record<string, tf.Scalar | undefined>;
+          return tf.addN(
+            Object.entries(out)
+              .filter(([k]) => k.endsWith('_loss'))
+              .map(([, v]) => v as tf.Scalar),
+          ) as tf.Scalar;
+        }),
+      params,
+    );
+    value.dataSync();
+    value.dispose();
+    tf.dispose(grads);
+  };
+  for (let i = 0; i < 3; i++) step();
+  const t0 = performance.now();
+  const info = await tf.profile(step);
+  const wall = performance.now() - t0;
+  const byName = new Map<string, { ms: number; n: number }>();
+  for (const k of info.kernels) {
+    const e = byName.get(k.name) ?? { ms: 0, n: 0 };
+    e.ms += k.kernelTimeMs as number;
+    e.n += 1;
+    byName.set(k.name, e);
+  }
+  const total = [...byName.values()].reduce((a, e) => a + e.ms, 0);
+  console.log(`step (profiled) ${wall.toFixed(0)} ms wall, ${total.toFixed(0)} ms in ${info.kernels.length} kernels`);
+  console.log('| kernel | calls | ms | share |\n|---|---|---|---|');
+  const top = Number(opt('top', '15'));
+  for (const [name, e] of [...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, top)) {
+    console.log(`| ${name} | ${e.n} | ${e.ms.toFixed(1)} | ${((100 * e.ms) / total).toFixed(1)}% |`);
+  }
+  tf.dispose(Object.values(batch) as tf.Tensor[]);
+  model.dispose();
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exitCode = 1;
+});

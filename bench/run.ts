@@ -1,0 +1,458 @@
+/**
+ * `npm run bench`: per backend available in Node (cpu, wasm; tfjs-node's 'tensorflow' when it can
+ * be imported), a table of the ViT-B/16 IRRA workloads, each against the backend's roofline (a plain
+ * 2-D matMul of the same FLOPs, measured in the same run right before and after the workload):
+ *
+ * - `matmul`: GFLOP/s of `[193 · B, 768] @ [768, 3072]` (the image tower's MLP shape), ratio 1.
+ * - `image_encode`: images/s (384×128); ratio = roofline time of its matMul FLOPs / measured time.
+ * - `text_encode`: captions/s (77 tokens); same ratio.
+ * - `train_step`: seconds of one full step (sdm + id + mlm, Adam update, batch 8, gradient
+ *   checkpointing on); ratio = roofline time of the step's *forward* FLOPs / step time, so the
+ *   issue's goal "step ≤ 3.5× the forward roofline time" is ratio ≥ 0.286 (a perfect step, with a
+ *   backward pass of twice the forward FLOPs, would be 0.33).
+ * - `train_step_small`: the same for the demo's model (`npm run demo`: width 64, 2 layers, images
+ *   64×24, context 48, vocab 130, batch 32), against a matMul of its own MLP shape.
+ *
+ * Memory per row: process RSS after the workload (it includes the wasm heap, which never shrinks),
+ * the wasm heap size, and `tf.profile`'s peak of `tf.memory().numBytes` during the workload.
+ * Writes `bench/results.json` (a list of `{ backend, workload, value, unit, rooflineRatio, ... }`)
+ * and `bench/results.meta.json` (date, machine). onnxruntime-node is an optional peer row when
+ * installed. On wasm, `image_encode_workers_1` / `_2`: images/s of `encodeGalleryInWorkers` with 1
+ * and 2 worker threads (each its own wasm backend and copy of the weights; start-up included).
+ *
+ * Run: npx tsx bench/run.ts [--backends wasm,cpu] [--repeats 3] [--encode-batch 2]
+ *   [--train-batch 8] [--no-checkpoint] [--skip-train] [--worker-images 6] [--no-write]
+ */
+
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-layers';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import { type IRRAConfig, irraConfig } from '../src/config';
+import { encodeGalleryInWorkers } from '../src/eval/workers';
+import { IRRA, type IRRABatch } from '../src/model';
+import { buildOptimizer } from '../src/train';
+import { captionIds, trainBatch } from './train_batch';
+
+const args = process.argv.slice(2);
+const opt = (name: string, def: string): string => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : def;
+};
+const REPEATS = Number(opt('repeats', '3'));
+const ENCODE_BATCH = Number(opt('encode-batch', '2'));
+const TRAIN_BATCH = Number(opt('train-batch', '8'));
+const CHECKPOINT = !args.includes('--no-checkpoint');
+const SKIP_TRAIN = args.includes('--skip-train');
+const WRITE = !args.includes('--no-write');
+const BACKENDS = opt('backends', 'wasm,cpu').split(',');
+const WORKER_IMAGES = Number(opt('worker-images', '6'));
+
+/** One row of bench/results.json. */
+interface Result {
+  backend: string;
+  workload: string;
+  value: number;
+  unit: string;
+  rooflineRatio: number;
+  batch?: number;
+  matmulGflops?: number;
+  peakRssMB?: number;
+  wasmHeapMB?: number;
+  peakTensorMB?: number;
+  note?: string;
+}
+const results: Result[] = [];
+const notes: string[] = [];
+
+const MB = 1024 * 1024;
+const rssMB = (): number => Math.round(process.memoryUsage().rss / MB);
+function wasmHeapMB(): number | undefined {
+  if (tf.getBackend() !== 'wasm') return undefined;
+  const b = tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } };
+  const heap = b.wasm?.HEAPU8;
+  return heap ? Math.round(heap.buffer.byteLength / MB) : undefined;
+}
+
+/** Dense matMul FLOPs of one transformer pass over `tokens` tokens of width `w` (per item). */
+function towerFlops(tokens: number, w: number, layers: number): number {
+  return layers * (2 * tokens * w * 12 * w + 2 * 2 * tokens * tokens * w);
+}
+function imageTokens(c: IRRAConfig): number {
+  const ny = Math.floor((c.imageSize[0] - c.visionPatchSize) / c.strideSize) + 1;
+  const nx = Math.floor((c.imageSize[1] - c.visionPatchSize) / c.strideSize) + 1;
+  return ny * nx + 1;
+}
+/** matMul FLOPs of encoding one image (patch embedding, tower, projection of every token). */
+function imageFlops(c: IRRAConfig, allTokens: boolean): number {
+  const n = imageTokens(c);
+  return (
+    2 * (n - 1) * 3 * c.visionPatchSize ** 2 * c.visionWidth +
+    towerFlops(n, c.visionWidth, c.visionLayers) +
+    2 * (allTokens ? n : 1) * c.visionWidth * c.embedDim
+  );
+}
+/** matMul FLOPs of encoding one caption. */
+function textFlops(c: IRRAConfig, allTokens: boolean): number {
+  return (
+    towerFlops(c.contextLength, c.transformerWidth, c.transformerLayers) +
+    2 * (allTokens ? c.contextLength : 1) * c.transformerWidth * c.embedDim
+  );
+}
+/** matMul FLOPs of the forward pass of one training step (sdm + id + mlm) per item. */
+function trainForwardFlops(c: IRRAConfig, batch: number): number {
+  const l = c.contextLength;
+  const n = imageTokens(c);
+  const e = c.embedDim;
+  const cross = 2 * l * e * e + 2 * n * e * 2 * e + 2 * 2 * l * n * e + 2 * l * e * e;
+  const fusion = cross + towerFlops(l, e, c.cmtDepth);
+  const mlmHead = ((2 * e * e + 2 * e * c.vocabSize) * mlmRows(c, batch)) / batch;
+  const classifier = 2 * 2 * e * c.numClasses;
+  return imageFlops(c, true) + textFlops(c, false) + textFlops(c, true) + fusion + mlmHead + classifier;
+}
+
+/** Labelled MLM positions of {@link trainBatch} (the MLM head scores only those). */
+function mlmRows(c: IRRAConfig, batch: number): number {
+  const tb = trainBatch(c, batch);
+  const n = (tb.mlmLabels?.dataSync() as Int32Array).filter((v) => v !== 0).length;
+  tf.dispose(Object.values(tb) as tf.Tensor[]);
+  return n;
+}
+
+/** What bench/train_memory.ts reports from a child process. */
+interface TrainChild {
+  batch: number;
+  seconds: number;
+  loss: number;
+  wasmHeapMB: number;
+  peakTensorMB: number | null;
+}
+
+/**
+ * One ViT-B/16 training run of 2 steps (the second timed) at `batch` in a child process (an
+ * out-of-memory abort of the wasm module would end this process).
+ */
+function trainInChild(batch: number): TrainChild | { error: string } {
+  const script = new URL('./train_memory.ts', import.meta.url).pathname;
+  const childArgs = ['--import', 'tsx', script, '--batch', String(batch), '--steps', '2', '--json'];
+  if (!CHECKPOINT) childArgs.push('--no-checkpoint');
+  const r = spawnSync(process.execPath, childArgs, { encoding: 'utf8', maxBuffer: 64 * MB });
+  const line = r.stdout.split('\n').find((x) => x.startsWith('RESULT '));
+  if (!line) {
+    const tail = `${r.stdout}\n${r.stderr}`
+      .split('\n')
+      .map((x) => x.slice(0, 160))
+      .filter((x) => /abort|memory|error/i.test(x))
+      .slice(-2)
+      .join(' | ');
+    return { error: tail || `exit code ${r.status}` };
+  }
+  return JSON.parse(line.slice('RESULT '.length)) as TrainChild;
+}
+
+/** Seconds of each of `repeats` calls of `fn` (after `warmup` unmeasured calls), median. */
+function seconds(fn: () => void, repeats: number, warmup = 1): number {
+  for (let i = 0; i < warmup; i++) fn();
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now();
+    fn();
+    times.push((performance.now() - t0) / 1000);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+const run = (f: () => tf.Tensor) => () => {
+  const out = f();
+  out.dataSync();
+  out.dispose();
+};
+
+/** GFLOP/s of a plain `[rows, width] @ [width, 4 · width]` matMul. */
+function matMulGflops(rows: number, width: number, repeats: number): number {
+  const a = tf.randomNormal([rows, width]) as tf.Tensor2D;
+  const b = tf.randomNormal([width, 4 * width]) as tf.Tensor2D;
+  const s = seconds(
+    run(() => tf.matMul(a, b)),
+    repeats,
+  );
+  tf.dispose([a, b]);
+  return (2 * rows * width * 4 * width) / s / 1e9;
+}
+
+/** Measures `work` (seconds) between two roofline measurements; peak tensor bytes via tf.profile. */
+async function measured(
+  work: { once: () => void; repeats: number; warmup: number },
+  roof: { rows: number; width: number; repeats: number },
+): Promise<{ s: number; roofGflops: number; peakTensorMB: number }> {
+  const before = matMulGflops(roof.rows, roof.width, roof.repeats);
+  const profile = await tf.profile(() => work.once());
+  const s = seconds(work.once, work.repeats, Math.max(0, work.warmup - 1));
+  const after = matMulGflops(roof.rows, roof.width, roof.repeats);
+  return { s, roofGflops: (before + after) / 2, peakTensorMB: Math.round(profile.peakBytes / MB) };
+}
+
+/** One training step: summed losses, their gradients, an Adam update. */
+function trainStepper(model: IRRA, batch: IRRABatch): { once: () => void; dispose: () => void } {
+  const optimizer = buildOptimizer(model, { lr: 1e-5 });
+  return {
+    once: () => {
+      optimizer.minimize(() =>
+        tf.tidy(() => {
+          const out = model.computeLosses(batch) as Record<string, tf.Scalar | undefined>;
+          return tf.addN(
+            Object.entries(out)
+              .filter(([k]) => k.endsWith('_loss'))
+              .map(([, v]) => v as tf.Scalar),
+          ) as tf.Scalar;
+        }),
+      );
+    },
+    dispose: () => optimizer.dispose(),
+  };
+}
+
+function push(r: Result): void {
+  r.peakRssMB = rssMB();
+  const heap = wasmHeapMB();
+  if (heap !== undefined) r.wasmHeapMB = heap;
+  results.push(r);
+  const ratio = Number.isFinite(r.rooflineRatio) ? r.rooflineRatio.toFixed(2) : '—';
+  console.log(
+    `  ${r.workload}: ${r.value.toPrecision(3)} ${r.unit}, roofline ratio ${ratio}` +
+      (r.peakTensorMB !== undefined ? `, peak tensors ${r.peakTensorMB} MB` : '') +
+      `, RSS ${r.peakRssMB} MB` +
+      (r.wasmHeapMB !== undefined ? `, wasm heap ${r.wasmHeapMB} MB` : ''),
+  );
+}
+
+const B16 = irraConfig({ preset: 'ViT-B/16' });
+/** The demo's model (src/cli/demo.ts defaults with the SynthPedes word vocabulary). */
+const SMALL = irraConfig({
+  preset: 'tiny',
+  imageSize: [64, 24],
+  visionPatchSize: 8,
+  strideSize: 8,
+  visionWidth: 64,
+  visionLayers: 2,
+  embedDim: 64,
+  transformerWidth: 64,
+  transformerLayers: 2,
+  cmtDepth: 1,
+  contextLength: 48,
+  vocabSize: 130,
+  numClasses: 128,
+  lossNames: ['sdm', 'id', 'mlm'],
+});
+const SMALL_BATCH = 32;
+
+async function benchBackend(backend: string): Promise<void> {
+  if (!(await tf.setBackend(backend)) || tf.getBackend() !== backend) {
+    notes.push(`${backend}: tf.setBackend failed, skipped`);
+    console.log(`${backend}: not available, skipped`);
+    return;
+  }
+  await tf.ready();
+  const slow = backend === 'cpu';
+  console.log(`\n== ${backend} ==`);
+  const model = IRRA.create(B16, { seed: 0, gradientCheckpointing: CHECKPOINT });
+  const eb = slow ? 1 : ENCODE_BATCH;
+  const repeats = slow ? 1 : REPEATS;
+  const warmup = slow ? 0 : 1;
+  const roofRepeats = slow ? 1 : 5;
+  const nImg = imageTokens(B16);
+
+  const roof = matMulGflops(nImg * eb, B16.visionWidth, roofRepeats);
+  push({ backend, workload: 'matmul', value: roof, unit: 'GFLOP/s', rooflineRatio: 1, batch: eb });
+
+  const images = tf.randomNormal([eb, 384, 128, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+  const img = await measured(
+    { once: run(() => model.encodeImage(images)), repeats, warmup },
+    { rows: nImg * eb, width: B16.visionWidth, repeats: roofRepeats },
+  );
+  images.dispose();
+  const fImg = imageFlops(B16, false) * eb;
+  push({
+    backend,
+    workload: 'image_encode',
+    value: eb / img.s,
+    unit: 'images/s',
+    rooflineRatio: fImg / (img.roofGflops * 1e9) / img.s,
+    batch: eb,
+    matmulGflops: img.roofGflops,
+    peakTensorMB: img.peakTensorMB,
+  });
+
+  const caps = captionIds(B16, eb, 0);
+  const txt = await measured(
+    { once: run(() => model.encodeText(caps)), repeats, warmup },
+    { rows: B16.contextLength * eb, width: B16.transformerWidth, repeats: roofRepeats },
+  );
+  caps.dispose();
+  const fTxt = textFlops(B16, false) * eb;
+  push({
+    backend,
+    workload: 'text_encode',
+    value: eb / txt.s,
+    unit: 'captions/s',
+    rooflineRatio: fTxt / (txt.roofGflops * 1e9) / txt.s,
+    batch: eb,
+    matmulGflops: txt.roofGflops,
+    peakTensorMB: txt.peakTensorMB,
+  });
+
+  if (SKIP_TRAIN) {
+    notes.push(`${backend}: train_step skipped (--skip-train)`);
+  } else if (slow) {
+    const fwd = trainForwardFlops(B16, TRAIN_BATCH) * TRAIN_BATCH;
+    const minutes = (3.5 * fwd) / (roof * 1e9) / 60;
+    const why = `${backend}: train_step skipped: ~${minutes.toFixed(0)} min per step at ${roof.toFixed(2)} GFLOP/s (${(fwd / 1e9).toFixed(0)} GFLOP forward, batch ${TRAIN_BATCH})`;
+    notes.push(why);
+    console.log(`  ${why}`);
+  } else {
+    const before = matMulGflops(nImg * TRAIN_BATCH, B16.visionWidth, 3);
+    let step: TrainChild | null = null;
+    for (let tb = TRAIN_BATCH; tb >= 1 && !step; tb = Math.floor(tb / 2)) {
+      const r = trainInChild(tb);
+      if ('error' in r) {
+        const why = `${backend}: train_step at batch ${tb} does not fit / failed: ${r.error}`;
+        notes.push(why);
+        console.log(`  ${why}`);
+      } else step = r;
+    }
+    const after = matMulGflops(nImg * TRAIN_BATCH, B16.visionWidth, 3);
+    if (step) {
+      const roofGflops = (before + after) / 2;
+      const fwd = trainForwardFlops(B16, step.batch) * step.batch;
+      push({
+        backend,
+        workload: 'train_step',
+        value: step.seconds,
+        unit: 's/step',
+        rooflineRatio: fwd / (roofGflops * 1e9) / step.seconds,
+        batch: step.batch,
+        matmulGflops: roofGflops,
+        peakTensorMB: step.peakTensorMB ?? undefined,
+        note: `${CHECKPOINT ? 'gradient checkpointing on' : 'gradient checkpointing off'}; Adam; child process; wasm heap ${step.wasmHeapMB} MB`,
+      });
+      const last = results[results.length - 1];
+      last.wasmHeapMB = step.wasmHeapMB;
+    }
+  }
+  if (!slow && WORKER_IMAGES > 0) {
+    const gallery = tf.randomNormal([WORKER_IMAGES, 384, 128, 3], 0, 1, 'float32', 2) as tf.Tensor4D;
+    const perWorkers: number[] = [];
+    for (const workers of [1, 2]) {
+      const t0 = performance.now();
+      (await encodeGalleryInWorkers(model, gallery, { workers, batchSize: 1, backend })).dispose();
+      const s = (performance.now() - t0) / 1000;
+      perWorkers.push(WORKER_IMAGES / s);
+      push({
+        backend,
+        workload: `image_encode_workers_${workers}`,
+        value: WORKER_IMAGES / s,
+        unit: 'images/s',
+        rooflineRatio: (imageFlops(B16, false) * (WORKER_IMAGES / s)) / (roof * 1e9),
+        batch: 1,
+        matmulGflops: roof,
+        note: `${WORKER_IMAGES} images in ${workers} worker thread(s), start-up (weights transfer) included; ratio against one thread's matMul roofline`,
+      });
+    }
+    console.log(`  2 workers / 1 worker: ${(perWorkers[1] / perWorkers[0]).toFixed(2)}x`);
+    gallery.dispose();
+  }
+  model.dispose();
+
+  const small = IRRA.create(SMALL, { seed: 0 });
+  const sBatch = trainBatch(SMALL, SMALL_BATCH);
+  const sStepper = trainStepper(small, sBatch);
+  const sStep = await measured(
+    { once: sStepper.once, repeats: slow ? 1 : 5, warmup: 2 },
+    { rows: imageTokens(SMALL) * SMALL_BATCH, width: SMALL.visionWidth, repeats: 20 },
+  );
+  sStepper.dispose();
+  tf.dispose(Object.values(sBatch) as tf.Tensor[]);
+  small.dispose();
+  const sFwd = trainForwardFlops(SMALL, SMALL_BATCH) * SMALL_BATCH;
+  push({
+    backend,
+    workload: 'train_step_small',
+    value: sStep.s,
+    unit: 's/step',
+    rooflineRatio: sFwd / (sStep.roofGflops * 1e9) / sStep.s,
+    batch: SMALL_BATCH,
+    matmulGflops: sStep.roofGflops,
+    peakTensorMB: sStep.peakTensorMB,
+  });
+}
+
+async function optionalPeers(): Promise<string[]> {
+  const available: string[] = [];
+  const tfjsNode = '@tensorflow/tfjs-node';
+  try {
+    await import(tfjsNode);
+    available.push('tensorflow');
+  } catch {
+    const why = `tensorflow (${tfjsNode}): not importable here (its install downloads libtensorflow), no row`;
+    notes.push(why);
+    console.log(why);
+  }
+  const ort = 'onnxruntime-node';
+  try {
+    await import(ort);
+    notes.push(`${ort}: installed, but this bench has no ONNX export of IRRA to run on it, no row`);
+    console.log(notes[notes.length - 1]);
+  } catch {
+    const why = `${ort} (optional peer): not installed, no row`;
+    notes.push(why);
+    console.log(why);
+  }
+  return available;
+}
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  console.log(
+    `IRRA bench: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, tfjs ${tf.version_core}, load ${os
+      .loadavg()
+      .map((v) => v.toFixed(1))
+      .join(' ')}`,
+  );
+  const peers = await optionalPeers();
+  for (const backend of [...BACKENDS, ...peers]) await benchBackend(backend);
+
+  console.log(
+    '\n| backend | workload | batch | value | unit | matMul GFLOP/s | roofline ratio | peak tensors MB | RSS MB | wasm heap MB |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of results) {
+    console.log(
+      `| ${r.backend} | ${r.workload} | ${r.batch ?? ''} | ${r.value.toPrecision(3)} | ${r.unit} | ${(r.matmulGflops ?? r.value).toFixed(1)} | ${r.rooflineRatio.toFixed(2)} | ${r.peakTensorMB ?? ''} | ${r.peakRssMB} | ${r.wasmHeapMB ?? ''} |`,
+    );
+  }
+  for (const n of notes) console.log(`note: ${n}`);
+  const wall = (performance.now() - t0) / 1000;
+  console.log(`total ${wall.toFixed(0)} s`);
+  if (WRITE) {
+    writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
+    const meta = {
+      date: new Date().toISOString(),
+      machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 1024 ** 3)} GB`,
+      loadAverage: os.loadavg(),
+      node: process.version,
+      tfjs: tf.version_core,
+      args,
+      notes,
+      wallSeconds: Math.round(wall),
+    };
+    writeFileSync(new URL('./results.meta.json', import.meta.url), `${JSON.stringify(meta, null, 2)}\n`);
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exitCode = 1;
+});
