@@ -35,6 +35,7 @@ async function main(): Promise<void> {
     contextLength: 48,
     vocabSize: 130,
     numClasses: 128,
+    lossNames: ['sdm', 'id', 'mlm'],
   });
   const model = IRRA.create(config, { seed: 0 });
   const batch = trainBatch(config, 32);

@@ -117,7 +117,8 @@ function trainForwardFlops(c: IRRAConfig, batch: number): number {
 /** Labelled MLM positions of {@link trainBatch} (the MLM head scores only those). */
 function mlmRows(c: IRRAConfig, batch: number): number {
   const tb = trainBatch(c, batch);
-  const n = (tb.mlmLabels?.dataSync() as Int32Array).filter((v) => v !== 0).length;
+  const labels = tb.mlmLabels ? (tb.mlmLabels.dataSync() as Int32Array) : new Int32Array(0);
+  const n = labels.filter((v) => v !== 0).length;
   tf.dispose(Object.values(tb) as tf.Tensor[]);
   return n;
 }

@@ -7,21 +7,18 @@ import { expectNoLeak } from './helpers/compare';
 describe('applyGradients({ disposeGradients })', () => {
   it('updates exactly as without it and disposes each gradient', () => {
     const run = (dispose: boolean) => {
-      const params = tf.tidy(
-        () =>
-          new Map([
-            [
-              'a.weight',
-              tf.variable(
-                tf.tensor2d([
-                  [1, -2],
-                  [3, 0.5],
-                ]),
-              ),
-            ],
-            ['a.bias', tf.variable(tf.tensor1d([0.1, -0.1]))],
-          ]),
-      );
+      const initial = [
+        tf.tensor2d([
+          [1, -2],
+          [3, 0.5],
+        ]),
+        tf.tensor1d([0.1, -0.1]),
+      ];
+      const params = new Map<string, tf.Variable>([
+        ['a.weight', tf.variable(initial[0])],
+        ['a.bias', tf.variable(initial[1])],
+      ]);
+      tf.dispose(initial);
       const opt = buildOptimizer(params, { optimizer: 'Adam', lr: 0.1, weightDecay: 0.01 });
       const grads = new Map<string, tf.Tensor>([
         [
