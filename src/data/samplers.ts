@@ -47,6 +47,10 @@ export class RandomSampler implements BatchSampler {
     this.numBatches = dropLast ? Math.floor(size / batchSize) : Math.ceil(size / batchSize);
   }
 
+  /**
+   * One epoch: a fresh permutation of `0 … size - 1` drawn from `rng`, cut into batches of
+   * `batchSize` indices (the last one shorter, or dropped when `dropLast`).
+   */
   batches(rng: Rng): number[][] {
     const order = shuffleInPlace(
       Array.from({ length: this.size }, (_, i) => i),

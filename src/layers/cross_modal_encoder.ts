@@ -86,6 +86,10 @@ export class CrossModalEncoder extends tfl.layers.Layer {
     this.transformer.setFastWeightInitDuringBuild(value);
   }
 
+  /**
+   * Creates the weights (input shape ignored): the cross attention, the blocks and the three layer norms
+   * (γ = 1, β = 0), all float32.
+   */
   override build(_inputShape: tfl.Shape | tfl.Shape[]): void {
     const e = this.width;
     this.crossAttn.build([null, null, e]);
@@ -132,6 +136,10 @@ export class CrossModalEncoder extends tfl.layers.Layer {
     });
   }
 
+  /**
+   * `[text [B, Lt, E], image [B, Li, E]]` (float32) → new fused text tokens `[B, Lt, E]` (caller owns
+   * them). Throws on a wrong input count, last axis or batch mismatch.
+   */
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     if (!Array.isArray(inputs) || inputs.length !== 2) {
       throw new Error('CrossModalEncoder: expected inputs [text [B, Lt, E], image [B, Li, E]]');
@@ -152,11 +160,13 @@ export class CrossModalEncoder extends tfl.layers.Layer {
     });
   }
 
+  /** `[B, Lt, E]` from the text input shape. */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
     const s = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
     return [s[0], s[1], this.width];
   }
 
+  /** The constructor arguments (`width`, `heads`, `depth`, `seed`) for serialization. */
   override getConfig(): tf.serialization.ConfigDict {
     return { ...super.getConfig(), width: this.width, heads: this.heads, depth: this.depth, seed: this.seed };
   }

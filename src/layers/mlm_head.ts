@@ -69,6 +69,10 @@ export class MlmHead extends tfl.layers.Layer {
     this.seed = args.seed ?? randomSeed();
   }
 
+  /**
+   * Creates the float32 weights (input shape ignored) from `seed`: `dense` `[E, E]`, `ln` `[E]`,
+   * `fc` `[E, vocab]`.
+   */
   override build(_inputShape: tfl.Shape | tfl.Shape[]): void {
     const e = this.width;
     const rng = new Rng(this.seed);
@@ -102,6 +106,10 @@ export class MlmHead extends tfl.layers.Layer {
     });
   }
 
+  /**
+   * Float32 `[..., E]` → new vocabulary scores `[..., vocab]` (caller owns them). Throws unless the
+   * last axis is E.
+   */
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     if (x.shape[x.rank - 1] !== this.width) {
@@ -113,11 +121,13 @@ export class MlmHead extends tfl.layers.Layer {
     });
   }
 
+  /** The input shape with its last axis replaced by `vocabSize`. */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
     const s = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
     return [...s.slice(0, -1), this.vocabSize];
   }
 
+  /** The constructor arguments (`width`, `vocabSize`, `denseStd`, `fcStd`, `seed`) for serialization. */
   override getConfig(): tf.serialization.ConfigDict {
     return {
       ...super.getConfig(),

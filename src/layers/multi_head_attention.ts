@@ -85,6 +85,10 @@ export class MultiHeadAttention extends tfl.layers.Layer {
     this.seed = args.seed ?? randomSeed();
   }
 
+  /**
+   * Creates the float32 weights (input shape ignored) from `seed`: `in_proj_weight` `[E, 3E]`,
+   * `in_proj_bias` `[3E]` (zeros), `out_proj.weight` `[E, E]`, `out_proj.bias` `[E]` (zeros).
+   */
   override build(_inputShape: tfl.Shape | tfl.Shape[]): void {
     const e = this.width;
     const rng = new Rng(this.seed);
@@ -149,6 +153,11 @@ export class MultiHeadAttention extends tfl.layers.Layer {
     });
   }
 
+  /**
+   * Self-attention `[B, L, E]` → new `[B, L, E]`, or (`cross`) `[query [B, Lq, E], keyValue [B, Lk, E]]`
+   * → new `[B, Lq, E]`; the caller owns the result. Throws on a wrong input count, last axis or
+   * batch mismatch.
+   */
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     const list = Array.isArray(inputs) ? inputs : [inputs];
     if (this.cross) {
@@ -184,6 +193,7 @@ export class MultiHeadAttention extends tfl.layers.Layer {
     return tf.tidy(() => tf.reshape(this.selfAttend(tf.reshape(x, [b * l, this.width]), b, l), [b, l, this.width]));
   }
 
+  /** `[B, L, E]` from the (first) input shape; throws unless it has rank 3. */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
     const first = Array.isArray(inputShape[0]) ? (inputShape[0] as tfl.Shape) : (inputShape as tfl.Shape);
     if (first.length !== 3) {
@@ -192,6 +202,10 @@ export class MultiHeadAttention extends tfl.layers.Layer {
     return [first[0], first[1], this.width];
   }
 
+  /**
+   * The constructor arguments (`width`, `heads`, `causal`, `cross`, `inProjStd`, `outProjStd`, `seed`)
+   * for serialization.
+   */
   override getConfig(): tf.serialization.ConfigDict {
     return {
       ...super.getConfig(),

@@ -38,11 +38,13 @@ export function quickGelu(x: tf.Tensor): tf.Tensor {
 export class QuickGELU extends tfl.layers.Layer {
   static readonly className = 'QuickGELU';
 
+  /** {@link quickGelu} of the (first) input: a new tensor of the same shape, owned by the caller. */
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     return quickGelu(x);
   }
 
+  /** The input shape, unchanged. */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape | tfl.Shape[] {
     return inputShape;
   }

@@ -90,6 +90,10 @@ export class ResidualAttentionBlock extends tfl.layers.Layer {
     this.attn.setFastWeightInitDuringBuild(value);
   }
 
+  /**
+   * Creates the float32 weights (input shape ignored) from `seed`: the attention, `ln_1`/`ln_2`
+   * (γ = 1, β = 0), `mlp.c_fc` `[E, 4E]` and `mlp.c_proj` `[4E, E]`.
+   */
   override build(_inputShape: tfl.Shape | tfl.Shape[]): void {
     const e = this.width;
     const rng = new Rng(this.seed);
@@ -138,6 +142,7 @@ export class ResidualAttentionBlock extends tfl.layers.Layer {
     });
   }
 
+  /** Float32 `[B, L, E]` → new `[B, L, E]` (caller owns it). Throws unless the last axis is E. */
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     checkLastAxis('ResidualAttentionBlock', 'input', x.shape, this.width);
@@ -145,10 +150,12 @@ export class ResidualAttentionBlock extends tfl.layers.Layer {
     return tf.tidy(() => tf.reshape(this.forwardFlat(tf.reshape(x, [b * l, this.width]), b, l), x.shape));
   }
 
+  /** The input shape, unchanged. */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape | tfl.Shape[] {
     return inputShape;
   }
 
+  /** The constructor arguments (`width`, `heads`, `causal`, `initStd`, `seed`) for serialization. */
   override getConfig(): tf.serialization.ConfigDict {
     return {
       ...super.getConfig(),

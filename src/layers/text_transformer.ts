@@ -105,6 +105,11 @@ export class TextTransformer extends tfl.layers.Layer {
     this.transformer.setFastWeightInitDuringBuild(value);
   }
 
+  /**
+   * Creates the float32 weights (input shape ignored) from `seed`: `positional_embedding`
+   * `[contextLength, width]`, `text_projection` `[width, outputDim]`, the transformer,
+   * `token_embedding.weight` `[vocabSize, width]` and `ln_final`.
+   */
   override build(_inputShape: tfl.Shape | tfl.Shape[]): void {
     const w = this.width;
     const rng = new Rng(this.seed);
@@ -209,16 +214,25 @@ export class TextTransformer extends tfl.layers.Layer {
     });
   }
 
+  /**
+   * {@link TextTransformer.tokens} of the (first) input: int32 ids `[B, contextLength]` → new
+   * `[B, contextLength, outputDim]` (caller owns it).
+   */
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     return this.tokens(x as tf.Tensor2D);
   }
 
+  /** `[B, contextLength, outputDim]`. */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
     const s = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
     return [s[0], this.contextLength, this.outputDim];
   }
 
+  /**
+   * The constructor arguments (`contextLength`, `vocabSize`, `width`, `layers`, `heads`, `outputDim`,
+   * `seed`) for serialization.
+   */
   override getConfig(): tf.serialization.ConfigDict {
     return {
       ...super.getConfig(),

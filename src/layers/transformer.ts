@@ -107,6 +107,7 @@ export class Transformer extends tfl.layers.Layer {
     for (const block of this.resblocks) block.setFastWeightInitDuringBuild(value);
   }
 
+  /** Builds every block for width `width` (input shape ignored) and collects their weights. */
   override build(_inputShape: tfl.Shape | tfl.Shape[]): void {
     for (const block of this.resblocks) {
       block.build([null, null, this.width]);
@@ -138,6 +139,10 @@ export class Transformer extends tfl.layers.Layer {
     });
   }
 
+  /**
+   * Float32 `[B, L, width]` → new `[B, L, width]` (caller owns it). Throws unless the last axis is
+   * `width`.
+   */
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     checkLastAxis('Transformer', 'input', x.shape, this.width);
@@ -145,10 +150,15 @@ export class Transformer extends tfl.layers.Layer {
     return tf.tidy(() => tf.reshape(this.forwardFlat(tf.reshape(x, [b * l, this.width]), b, l), x.shape));
   }
 
+  /** The input shape, unchanged. */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape | tfl.Shape[] {
     return inputShape;
   }
 
+  /**
+   * The constructor arguments (`width`, `layers`, `heads`, `causal`, `init`, `seed`,
+   * `gradientCheckpointing`) for serialization.
+   */
   override getConfig(): tf.serialization.ConfigDict {
     return {
       ...super.getConfig(),

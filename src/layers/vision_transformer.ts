@@ -125,6 +125,11 @@ export class VisionTransformer extends tfl.layers.Layer {
     this.transformer.setFastWeightInitDuringBuild(value);
   }
 
+  /**
+   * Creates the float32 weights (input shape ignored) from `seed`: `class_embedding` `[width]`,
+   * `positional_embedding` `[numTokens, width]`, `proj` `[width, outputDim]`, `conv1.weight`
+   * `[3 · patch², width]`, `ln_pre`, the transformer and `ln_post`.
+   */
   override build(_inputShape: tfl.Shape | tfl.Shape[]): void {
     const w = this.width;
     const rng = new Rng(this.seed);
@@ -227,16 +232,25 @@ export class VisionTransformer extends tfl.layers.Layer {
     });
   }
 
+  /**
+   * {@link VisionTransformer.tokens} of the (first) input: float32 NHWC `[B, H, W, 3]` → new
+   * `[B, numTokens, outputDim]` (caller owns it).
+   */
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     return this.tokens(x as tf.Tensor4D);
   }
 
+  /** `[B, numTokens, outputDim]`. */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
     const s = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
     return [s[0], this.numTokens, this.outputDim];
   }
 
+  /**
+   * The constructor arguments (`imageSize`, `patchSize`, `strideSize`, `width`, `layers`, `heads`,
+   * `outputDim`, `seed`) for serialization.
+   */
   override getConfig(): tf.serialization.ConfigDict {
     return {
       ...super.getConfig(),
