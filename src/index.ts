@@ -50,7 +50,17 @@ export {
 export { type PidsLike, RANK_DEFAULTS, type RankOptions, type RankResult, rank, rankAsync } from './eval/rank';
 export { encodeGalleryInWorkers, GALLERY_WORKERS_DEFAULTS, type GalleryWorkersOptions } from './eval/workers';
 export * from './layers/index';
-export { type CmpmLossOptions, cmpmLoss, idLoss, itcLoss, mlmLoss, type SdmLossOptions, sdmLoss } from './losses';
+export {
+  CMPM_DEFAULTS,
+  type CmpmLossOptions,
+  cmpmLoss,
+  idLoss,
+  itcLoss,
+  mlmLoss,
+  SDM_DEFAULTS,
+  type SdmLossOptions,
+  sdmLoss,
+} from './losses';
 export { crossAttentionMap, crossAttentionWeights } from './model/cross_attention_map';
 export * from './model/index';
 export * from './tokenizer/index';

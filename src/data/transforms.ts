@@ -246,7 +246,8 @@ export function sampleTransformParams(
  * per channel on the last axis.
  *
  * @param pixels `[..., 3]` values in 0–255 (any numeric dtype).
- * @param mean,std per-channel constants; default CLIP's.
+ * @param mean per-channel means, RGB; default CLIP's.
+ * @param std per-channel standard deviations, RGB; default CLIP's.
  * @returns a new float32 tensor of the same shape (caller owns).
  */
 export function normalizeImage<T extends tf.Tensor>(
