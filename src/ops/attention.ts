@@ -16,58 +16,24 @@ export interface AttentionShape {
 }
 
 /**
- * Per-slice factors of a `[B, n · H, L, d]` tensor: `scale` for the H slices of the first packed
- * projection (the queries), 1 for the others; `[1, n · H, 1, 1]`, or the bare number when n is 1.
- * Multiplying the whole 4-D tensor by it gives, element by element, the same products as scaling
- * each query slice on its own (x · 1 is exact), in one kernel instead of one per slice.
- */
-function queryScale(scale: number, n: number, heads: number): tf.Tensor | number {
-  if (n === 1) return scale;
-  const f = new Float32Array(n * heads).fill(1);
-  f.fill(scale, 0, heads);
-  return tf.tensor4d(f, [1, n * heads, 1, 1]);
-}
-
-/**
  * `[B · L, n · H · d]` (n packed projections, H heads each) → the B · n · H slices `[L, d]`,
- * ordered (batch, projection, head), using a 4-D transpose and one row gather per slice; with
- * `scale`, the slices of the first projection are multiplied by it (see {@link queryScale}). (Not
+ * ordered (batch, projection, head), using a 4-D transpose and one row gather per slice. (Not
  * `unstack`/`slice`: tfjs-wasm's Slice copies its whole input to JavaScript for every output, so
  * unstacking N pieces costs N full copies; its Gather kernel copies only the rows it returns.)
  */
-function splitHeads(
-  x: tf.Tensor,
-  batch: number,
-  length: number,
-  n: number,
-  heads: number,
-  scale?: number,
-): tf.Tensor2D[] {
+function splitHeads(x: tf.Tensor, batch: number, length: number, n: number, heads: number): tf.Tensor2D[] {
   const d = (x.shape[1] as number) / (n * heads);
   const pieces = batch * n * heads;
-  let t4 = tf.transpose(tf.reshape(x, [batch, length, n * heads, d]), [0, 2, 1, 3]);
-  if (scale !== undefined) t4 = tf.mul(t4, queryScale(scale, n, heads));
-  const t = tf.reshape(t4, [pieces, length * d]);
+  const t = tf.reshape(tf.transpose(tf.reshape(x, [batch, length, n * heads, d]), [0, 2, 1, 3]), [pieces, length * d]);
   const out: tf.Tensor2D[] = [];
   for (let i = 0; i < pieces; i++) out.push(tf.reshape(tf.gather(t, [i]), [length, d]));
   return out;
 }
 
-/**
- * Inverse of {@link splitHeads}: B · n · H slices `[L, d]` → `[B · L, n · H · d]`; with `scale`,
- * the slices of the first projection are multiplied by it.
- */
-function mergeHeads(
-  pieces: tf.Tensor[],
-  batch: number,
-  length: number,
-  n: number,
-  heads: number,
-  scale?: number,
-): tf.Tensor2D {
+/** Inverse of {@link splitHeads}: B · n · H slices `[L, d]` → `[B · L, n · H · d]`. */
+function mergeHeads(pieces: tf.Tensor[], batch: number, length: number, n: number, heads: number): tf.Tensor2D {
   const d = pieces[0].shape[1] as number;
-  let t = tf.reshape(tf.stack(pieces), [batch, n * heads, length, d]);
-  if (scale !== undefined) t = tf.mul(t, queryScale(scale, n, heads));
+  const t = tf.reshape(tf.stack(pieces), [batch, n * heads, length, d]);
   return tf.reshape(tf.transpose(t, [0, 2, 1, 3]), [batch * length, n * heads * d]);
 }
 
@@ -93,7 +59,7 @@ export function attentionCore(q: tf.Tensor2D, kv: tf.Tensor2D | null, shape: Att
     const ks: tf.Tensor2D[] = [];
     const vs: tf.Tensor2D[] = [];
     if (kvIn === null) {
-      const all = splitHeads(qIn, batch, lq, 3, heads, scale);
+      const all = splitHeads(qIn, batch, lq, 3, heads);
       for (let b = 0; b < batch; b++) {
         for (let h = 0; h < heads; h++) {
           qs.push(all[(b * 3 + 0) * heads + h]);
@@ -102,7 +68,7 @@ export function attentionCore(q: tf.Tensor2D, kv: tf.Tensor2D | null, shape: Att
         }
       }
     } else {
-      qs.push(...splitHeads(qIn, batch, lq, 1, heads, scale));
+      qs.push(...splitHeads(qIn, batch, lq, 1, heads));
       const kvs = splitHeads(kvIn, batch, lk, 2, heads);
       for (let b = 0; b < batch; b++) {
         for (let h = 0; h < heads; h++) {
@@ -111,8 +77,7 @@ export function attentionCore(q: tf.Tensor2D, kv: tf.Tensor2D | null, shape: Att
         }
       }
     }
-    // The queries arrive scaled by 1/√d (splitHeads).
-    const scaled = qs;
+    const scaled = qs.map((t) => tf.mul(t, scale) as tf.Tensor2D);
     const probs: tf.Tensor2D[] = [];
     const outs: tf.Tensor2D[] = [];
     for (let i = 0; i < scaled.length; i++) {
@@ -138,8 +103,7 @@ export function attentionCore(q: tf.Tensor2D, kv: tf.Tensor2D | null, shape: Att
         dv.push(tf.matMul(tf.transpose(p[i]), dOut[i]));
         const dp = tf.matMul(dOut[i], tf.transpose(sv[i]));
         const ds = tf.mul(p[i], tf.sub(dp, tf.sum(tf.mul(dp, p[i]), -1, true))) as tf.Tensor2D;
-        // Scaled by 1/√d in mergeHeads, one kernel for all slices.
-        dq.push(tf.matMul(ds, sk[i]));
+        dq.push(tf.mul(tf.matMul(ds, sk[i]), scale) as tf.Tensor2D);
         dk.push(tf.matMul(tf.transpose(ds), sq[i]));
       }
       if (kvIn === null) {
@@ -147,13 +111,13 @@ export function attentionCore(q: tf.Tensor2D, kv: tf.Tensor2D | null, shape: Att
         for (let b = 0; b < batch; b++) {
           for (const part of [dq, dk, dv]) packed.push(...part.slice(b * heads, (b + 1) * heads));
         }
-        return [mergeHeads(packed, batch, lq, 3, heads, scale)];
+        return [mergeHeads(packed, batch, lq, 3, heads)];
       }
       const packedKv: tf.Tensor2D[] = [];
       for (let b = 0; b < batch; b++) {
         for (const part of [dk, dv]) packedKv.push(...part.slice(b * heads, (b + 1) * heads));
       }
-      return [mergeHeads(dq, batch, lq, 1, heads, scale), mergeHeads(packedKv, batch, lk, 2, heads)];
+      return [mergeHeads(dq, batch, lq, 1, heads), mergeHeads(packedKv, batch, lk, 2, heads)];
     };
     return { value, gradFunc };
   };
