@@ -1,0 +1,69 @@
+/**
+ * Steady-state throughput of `encodeGalleryInWorkers` (ViT-B/16, 384×128 images, wasm), start-up
+ * excluded. Each worker count runs two galleries, a short one (`workers` images: one per worker,
+ * mostly start-up: spawning, loading the backend, rebuilding the model from the shared weights)
+ * and a long one (`--images` more per worker); steady images/s = extra images / extra seconds,
+ * since the start-up is the same in both (the short one runs before and after the long one, and
+ * the mean is used). Also prints the images/s with start-up included (what
+ * `npm run bench` reports as `image_encode_workers_N`) and the start-up estimate.
+ *
+ * Run: npx tsx bench/workers.ts [--images 8] [--batch 1]
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-layers';
+import '@tensorflow/tfjs-backend-wasm';
+import { irraConfig } from '../src/config';
+import { encodeGalleryInWorkers } from '../src/eval/workers';
+import { IRRA } from '../src/model';
+
+const args = process.argv.slice(2);
+const num = (name: string, def: number): number => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
+const EXTRA = num('images', 8);
+const BATCH = num('batch', 1);
+
+async function seconds(model: IRRA, images: number, workers: number): Promise<number> {
+  const gallery = tf.randomNormal([images, 384, 128, 3], 0, 1, 'float32', 2) as tf.Tensor4D;
+  const t0 = performance.now();
+  (await encodeGalleryInWorkers(model, gallery, { workers, batchSize: BATCH, backend: 'wasm' })).dispose();
+  const s = (performance.now() - t0) / 1000;
+  gallery.dispose();
+  return s;
+}
+
+async function main(): Promise<void> {
+  await tf.setBackend('wasm');
+  const model = IRRA.create(irraConfig({ preset: 'ViT-B/16' }), { seed: 0 });
+  console.log(
+    '| workers | images (short, long) | s (short, long) | images/s incl. start-up | steady images/s | start-up s |',
+  );
+  console.log('|---|---|---|---|---|---|');
+  const steady: number[] = [];
+  for (const workers of [1, 2]) {
+    const short = workers;
+    const long = workers * (1 + EXTRA);
+    // The short gallery runs before and after the long one (mean), so that a start-up that
+    // shortens once the process is warm does not bias the difference.
+    const ts0 = await seconds(model, short, workers);
+    const tl = await seconds(model, long, workers);
+    const ts = (ts0 + (await seconds(model, short, workers))) / 2;
+    const rate = (long - short) / (tl - ts);
+    steady.push(rate);
+    const startUp = ts - short / rate;
+    console.log(
+      `| ${workers} | ${short}, ${long} | ${ts.toFixed(1)}, ${tl.toFixed(1)} | ${(long / tl).toFixed(3)} | ${rate.toFixed(3)} | ${startUp.toFixed(1)} |`,
+    );
+  }
+  console.log(
+    `steady state, 2 workers / 1 worker: ${(steady[1] / steady[0]).toFixed(2)}x (load average ${(
+      await import('node:os')
+    )
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')})`,
+  );
+  model.dispose();
+}
+main();
