@@ -9,9 +9,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { irraConfig } from '../src/config';
 import { IRRA } from '../src/model';
-import { trainBatch } from './train_batch';
+import { DEMO_SIZE_CONFIG, trainBatch } from './train_batch';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: string): string => {
@@ -21,22 +20,7 @@ const opt = (name: string, def: string): string => {
 
 async function main(): Promise<void> {
   await tf.setBackend(opt('backend', 'wasm'));
-  const config = irraConfig({
-    preset: 'tiny',
-    imageSize: [64, 24],
-    visionPatchSize: 8,
-    strideSize: 8,
-    visionWidth: 64,
-    visionLayers: 2,
-    embedDim: 64,
-    transformerWidth: 64,
-    transformerLayers: 2,
-    cmtDepth: 1,
-    contextLength: 48,
-    vocabSize: 130,
-    numClasses: 128,
-    lossNames: ['sdm', 'id', 'mlm'],
-  });
+  const config = DEMO_SIZE_CONFIG;
   const model = IRRA.create(config, { seed: 0 });
   const batch = trainBatch(config, 32);
   const params = [...model.namedParameters().values()];

@@ -35,7 +35,7 @@ import { type IRRAConfig, irraConfig } from '../src/config';
 import { encodeGalleryInWorkers } from '../src/eval/workers';
 import { IRRA, type IRRABatch } from '../src/model';
 import { buildOptimizer } from '../src/train';
-import { captionIds, trainBatch } from './train_batch';
+import { captionIds, DEMO_SIZE_CONFIG, trainBatch } from './train_batch';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: string): string => {
@@ -231,23 +231,7 @@ function push(r: Result): void {
 }
 
 const B16 = irraConfig({ preset: 'ViT-B/16' });
-/** The demo's model (src/cli/demo.ts defaults with the SynthPedes word vocabulary). */
-const SMALL = irraConfig({
-  preset: 'tiny',
-  imageSize: [64, 24],
-  visionPatchSize: 8,
-  strideSize: 8,
-  visionWidth: 64,
-  visionLayers: 2,
-  embedDim: 64,
-  transformerWidth: 64,
-  transformerLayers: 2,
-  cmtDepth: 1,
-  contextLength: 48,
-  vocabSize: 130,
-  numClasses: 128,
-  lossNames: ['sdm', 'id', 'mlm'],
-});
+const SMALL = DEMO_SIZE_CONFIG;
 const SMALL_BATCH = 32;
 
 async function benchBackend(backend: string): Promise<void> {

@@ -1,7 +1,25 @@
 /** Synthetic IRRA batches for the benches (fixed content, no randomness but the images' seed). */
 import * as tf from '@tensorflow/tfjs-core';
-import type { IRRAConfig } from '../src/config';
+import { type IRRAConfig, irraConfig } from '../src/config';
 import type { IRRABatch } from '../src/model';
+
+/** The demo's model (src/cli/demo.ts defaults with the SynthPedes word vocabulary), for the small-model benches. */
+export const DEMO_SIZE_CONFIG: IRRAConfig = irraConfig({
+  preset: 'tiny',
+  imageSize: [64, 24],
+  visionPatchSize: 8,
+  strideSize: 8,
+  visionWidth: 64,
+  visionLayers: 2,
+  embedDim: 64,
+  transformerWidth: 64,
+  transformerLayers: 2,
+  cmtDepth: 1,
+  contextLength: 48,
+  vocabSize: 130,
+  numClasses: 128,
+  lossNames: ['sdm', 'id', 'mlm'],
+});
 
 /** `[batch, contextLength]` int32 captions: SOT, 8+ ids, EOT (the last vocabulary ids), zeros. */
 export function captionIds(c: IRRAConfig, batch: number, seed: number): tf.Tensor2D {
