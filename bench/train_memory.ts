@@ -12,7 +12,10 @@
  * With --json, a last line `RESULT {"batch", "seconds" (last step), "loss", "wasmHeapMB",
  * "tensorMB", "peakTensorMB"}` for bench/run.ts, which runs this in a child process.
  *
- * Run: npx tsx bench/train_memory.ts [--batch 8] [--no-checkpoint] [--steps 2] [--no-adam] [--profile] [--json]
+ * Adam keeps its state in JavaScript memory (`stateStorage: 'host'`) unless `--state backend`.
+ *
+ * Run: npx tsx bench/train_memory.ts [--batch 8] [--no-checkpoint] [--steps 2] [--no-adam]
+ *   [--state host|backend] [--profile] [--json]
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
@@ -33,6 +36,7 @@ const CHECKPOINT = !args.includes('--no-checkpoint');
 const ADAM = !args.includes('--no-adam');
 const PROFILE = args.includes('--profile');
 const JSON_OUT = args.includes('--json');
+const STATE = (args.includes('--state') ? args[args.indexOf('--state') + 1] : 'host') as 'host' | 'backend';
 const MB = 1024 * 1024;
 
 async function main(): Promise<void> {
@@ -44,13 +48,13 @@ async function main(): Promise<void> {
   const tensors = (): number => Math.round(tf.memory().numBytes / MB);
   const config = irraConfig({ preset: 'ViT-B/16' });
   const model = IRRA.create(config, { seed: 0, gradientCheckpointing: CHECKPOINT });
-  console.log(`batch ${BATCH}, checkpointing ${CHECKPOINT}, adam ${ADAM}`);
+  console.log(`batch ${BATCH}, checkpointing ${CHECKPOINT}, adam ${ADAM}${ADAM ? ` (state on ${STATE})` : ''}`);
   console.log(`model: tensors ${tensors()} MB, wasm heap ${heap()} MB`);
   const batch = trainBatch(config, BATCH);
   const named = model.namedParameters();
   const params = [...named.values()];
   const byVarName = new Map([...named].map(([n, v]) => [v.name, n]));
-  const optimizer = ADAM ? buildOptimizer(model, { lr: 1e-5 }) : null;
+  const optimizer = ADAM ? buildOptimizer(model, { lr: 1e-5, stateStorage: STATE }) : null;
   const lossFn = (): tf.Scalar =>
     tf.tidy(() => {
       const out = model.computeLosses(batch) as Record<string, tf.Scalar | undefined>;

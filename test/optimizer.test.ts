@@ -320,6 +320,101 @@ describe('optimizer behaviour', () => {
   });
 });
 
+describe("stateStorage: 'host' (state in JavaScript memory)", () => {
+  // Bit-identical to the backend version on backends whose element-wise kernels are IEEE float32.
+  it.each(fx.cases.map((c) => [c.optimizer, c] as const))(
+    '%s: the same bits as the backend state, three steps with a weight decay and an lr change',
+    (_, c) => {
+      const varsB = fixtureVariables();
+      const varsH = fixtureVariables();
+      const optB = buildOptimizer(varsB, { ...optionsOf(c), weightDecay: 0.05 });
+      const optH = buildOptimizer(varsH, { ...optionsOf(c), weightDecay: 0.05, stateStorage: 'host' });
+      expect([optB.stateStorage, optH.stateStorage]).toEqual(['backend', 'host']);
+      for (let k = 1; k <= fx.steps; k++) {
+        if (k === 3) {
+          optB.setLrFactor(0.3);
+          optH.setLrFactor(0.3);
+        }
+        const grads = fixtureGrads(k);
+        optB.applyGradients(grads);
+        const before = tf.memory().numTensors;
+        optH.applyGradients(grads);
+        expect(tf.memory().numTensors, 'host state holds no tensors').toBe(before);
+        disposeAll(grads);
+        for (const n of fx.names) {
+          const b = (varsB.get(n) as tf.Variable).dataSync();
+          const h = (varsH.get(n) as tf.Variable).dataSync();
+          expect(new Uint32Array(h.buffer, h.byteOffset, h.length), `${n} step ${k}`).toEqual(
+            new Uint32Array(b.buffer, b.byteOffset, b.length),
+          );
+        }
+      }
+      expect(optH.getState()).toEqual(optB.getState());
+      optB.dispose();
+      optH.dispose();
+      disposeAll(varsB, varsH);
+    },
+  );
+
+  it('matches torch.optim on the fixture (every update of Adam, AdamW, SGD)', () => {
+    for (const c of fx.cases) {
+      const vars = fixtureVariables();
+      const opt = buildOptimizer(vars, { ...optionsOf(c), stateStorage: 'host' });
+      for (let k = 1; k <= fx.steps; k++) {
+        const grads = fixtureGrads(k);
+        opt.applyGradients(grads, { disposeGradients: true });
+        for (const n of fx.names) {
+          expectClose((vars.get(n) as tf.Variable).dataSync(), fixtureRaw(FILE, `${c.optimizer}.step${k}.${n}`).data, {
+            kind: 'grad',
+            label: `host ${c.optimizer} step${k} ${n}`,
+            group: `update ${c.optimizer} (host state)`,
+          });
+        }
+      }
+      opt.dispose();
+      disposeAll(vars);
+    }
+  });
+
+  it('a host state resumes a backend optimizer and back, with identical numbers', () => {
+    const c = fx.cases.find((x) => x.optimizer === 'Adam') as OptCase;
+    const varsH = fixtureVariables();
+    const optH = buildOptimizer(varsH, { ...optionsOf(c), stateStorage: 'host' });
+    const g1 = fixtureGrads(1);
+    optH.applyGradients(g1, { disposeGradients: true });
+    const varsB = new Map([...varsH].map(([n, v]) => [n, tf.tidy(() => tf.variable(tf.clone(v)))]));
+    const optB = buildOptimizer(varsB, optionsOf(c));
+    optB.setState(optH.getState());
+    const again = buildOptimizer(new Map([...varsH].map(([n, v]) => [n, tf.tidy(() => tf.variable(tf.clone(v)))])), {
+      ...optionsOf(c),
+      stateStorage: 'host',
+    });
+    again.setState(optB.getState());
+    expect(again.getState()).toEqual(optH.getState());
+    for (const o of [optH, optB, again]) {
+      const g2 = fixtureGrads(2);
+      o.applyGradients(g2, { disposeGradients: true });
+    }
+    for (const n of fx.names) {
+      const h = Array.from((varsH.get(n) as tf.Variable).dataSync());
+      expect(Array.from((varsB.get(n) as tf.Variable).dataSync()), n).toEqual(h);
+      expect(Array.from((again.variables.get(n) as tf.Variable).dataSync()), n).toEqual(h);
+    }
+    const againVars = [...again.variables.values()];
+    for (const o of [optH, optB, again]) o.dispose();
+    disposeAll(varsH, varsB);
+    tf.dispose(againVars);
+  });
+
+  it('rejects an unknown storage', () => {
+    const vars = fixtureVariables();
+    expect(() => buildOptimizer(vars, { stateStorage: 'gpu' as never })).toThrow(
+      /options.stateStorage: expected one of backend, host, got 'gpu'/,
+    );
+    disposeAll(vars);
+  });
+});
+
 describe('errors', () => {
   let vars: Map<string, tf.Variable>;
   let opt: IrraOptimizer;

@@ -16,6 +16,7 @@ export {
   type OptimizerName,
   type OptimizerOptions,
   type OptimizerState,
+  type OptimizerStateStorage,
   type ParamOptimizerState,
   type SlotState,
 } from './optimizer';
