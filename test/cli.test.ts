@@ -120,6 +120,9 @@ describe('irra-tfjs option parsing and help', () => {
       '10,40',
       '--resume',
       '--resume_ckpt_file=last.safetensors',
+      '--optimizer_state',
+      'host',
+      '--gradient_checkpointing',
     ]);
     expect(o).not.toBeNull();
     expect(o).toMatchObject({
@@ -133,6 +136,8 @@ describe('irra-tfjs option parsing and help', () => {
       milestones: [10, 40],
       resume: true,
       resume_ckpt_file: 'last.safetensors',
+      optimizer_state: 'host',
+      gradient_checkpointing: true,
       test_batch_size: 512,
       num_epoch: 60,
       optimizer: 'Adam',
@@ -205,6 +210,9 @@ describe('irra-tfjs option parsing and help', () => {
     expect(() => parseTrainOptions(['--loss_names', 'sdm+triplet'])).toThrow(/--loss_names: unknown loss 'triplet'/);
     expect(() => parseTrainOptions(['--img_size', '384'])).toThrow(/--img_size: expected two positive integers/);
     expect(() => parseTrainOptions(['--backend', 'cuda'])).toThrow(/--backend: expected one of cpu, wasm/);
+    expect(() => parseTrainOptions(['--optimizer_state', 'gpu'])).toThrow(
+      /--optimizer_state: expected one of backend, host, got 'gpu'/,
+    );
     expect(() => parseTrainOptions(['--resume'])).toThrow(/--resume needs --resume_ckpt_file/);
     expect(() => parseTrainOptions(['--num_epoch', '3'])).toThrow(
       'train: --num_epoch (3) must exceed --warmup_epochs (5) with --lrscheduler cosine',
@@ -325,11 +333,20 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs train / eval 
     expect(last.optimizer.step).toBe(4);
     disposeCheckpoint(last);
 
-    // Resume to epoch 3 and compare with a run of 3 epochs from scratch: the same weights.
+    // Resume to epoch 3 and compare with a run of 3 epochs from scratch: the same weights, also
+    // when the resumed run keeps Adam's state in JS memory and recomputes blocks (same numbers).
     const io3 = capture();
     expect(
       await commandTrain(
-        [...trainArgs(run2, 3), '--resume', '--resume_ckpt_file', join(run2, 'last.safetensors')],
+        [
+          ...trainArgs(run2, 3),
+          '--resume',
+          '--resume_ckpt_file',
+          join(run2, 'last.safetensors'),
+          '--optimizer_state',
+          'host',
+          '--gradient_checkpointing',
+        ],
         io3,
       ),
     ).toBe(0);

@@ -18,7 +18,7 @@ import {
   LRSchedulerWithWarmup,
   type WarmupMethod,
 } from '../train/lr_scheduler';
-import { buildOptimizer, OPTIMIZER_DEFAULTS, type OptimizerName } from '../train/optimizer';
+import { buildOptimizer, OPTIMIZER_DEFAULTS, type OptimizerName, type OptimizerStateStorage } from '../train/optimizer';
 import { disposeCheckpoint, TRAINER_DEFAULTS, Trainer } from '../train/trainer';
 import { loadCheckpoint, overlayStateDict } from '../weights/checkpoint';
 import { adaptStateDict } from '../weights/pos_embed';
@@ -71,6 +71,8 @@ export interface TrainCommandOptions {
   lr_factor: number;
   bias_lr_factor: number;
   momentum: number;
+  optimizer_state: OptimizerStateStorage;
+  gradient_checkpointing: boolean;
   weight_decay: number;
   weight_decay_bias: number;
   alpha: number;
@@ -121,6 +123,8 @@ export const TRAIN_DEFAULTS: Readonly<TrainCommandOptions> = Object.freeze({
   lr_factor: OPTIMIZER_DEFAULTS.lrFactor,
   bias_lr_factor: OPTIMIZER_DEFAULTS.biasLrFactor,
   momentum: OPTIMIZER_DEFAULTS.momentum,
+  optimizer_state: OPTIMIZER_DEFAULTS.stateStorage,
+  gradient_checkpointing: false,
   weight_decay: OPTIMIZER_DEFAULTS.weightDecay,
   weight_decay_bias: OPTIMIZER_DEFAULTS.weightDecayBias,
   alpha: OPTIMIZER_DEFAULTS.betas[0],
@@ -230,6 +234,15 @@ const SOLVER_OPTIONS: OptionGroup = {
     lr_factor: { kind: 'number', min: 0, help: 'lr multiplier of cross-modal, classifier and mlm_head parameters' },
     bias_lr_factor: { kind: 'number', min: 0, help: 'lr multiplier of biases' },
     momentum: { kind: 'number', min: 0, help: 'SGD momentum' },
+    optimizer_state: {
+      kind: 'string',
+      choices: ['backend', 'host'],
+      help: 'where Adam/SGD state lives: backend tensors, or JS memory (frees 2× the weights on the backend; same numbers)',
+    },
+    gradient_checkpointing: {
+      kind: 'flag',
+      help: 'recompute each block in the backward pass (less memory, ~1/3 more compute; same numbers)',
+    },
     weight_decay: { kind: 'number', min: 0, help: 'weight decay (biases: --weight_decay_bias)' },
     weight_decay_bias: { kind: 'number', min: 0, help: 'weight decay of biases' },
     alpha: { kind: 'number', min: 0, help: 'Adam beta1' },
@@ -372,7 +385,7 @@ export async function commandTrain(argv: readonly string[], io: CommandIO = proc
         `train: the model classifies ${config.numClasses} identities but ${dataset.name} has ${dataset.numClasses} training identities`,
       );
     }
-    model = IRRA.create(config, { seed: o.seed });
+    model = IRRA.create(config, { seed: o.seed, gradientCheckpointing: o.gradient_checkpointing });
     if (resume) {
       say(`resuming from ${o.resume_ckpt_file} after epoch ${resume.epoch} (best R1 ${resume.bestR1.toFixed(2)})`);
     } else if (o.pretrain_choice) {
@@ -425,6 +438,7 @@ export async function commandTrain(argv: readonly string[], io: CommandIO = proc
       weightDecayBias: o.weight_decay_bias,
       betas: [o.alpha, o.beta],
       momentum: o.momentum,
+      stateStorage: o.optimizer_state,
     });
     const scheduler = new LRSchedulerWithWarmup({
       baseLrs: optimizer.groups.map((g) => g.baseLr),
