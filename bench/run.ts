@@ -16,12 +16,15 @@
  * Memory per row: process RSS after the workload (it includes the wasm heap, which never shrinks),
  * the wasm heap size, and `tf.profile`'s peak of `tf.memory().numBytes` during the workload.
  * Writes `bench/results.json` (a list of `{ backend, workload, value, unit, rooflineRatio, ... }`)
- * and `bench/results.meta.json` (date, machine). onnxruntime-node is an optional peer row when
- * installed. On wasm, `image_encode_workers_1` / `_2`: images/s of `encodeGalleryInWorkers` with 1
+ * and `bench/results.meta.json` (date, machine). onnxruntime-node, when it can be loaded (see
+ * bench/onnx_peer.ts: installed outside the project, `IRRA_ORT_DIR`), adds the peer's rows: the same
+ * towers as ONNX graphs of the same weights, checked against tfjs first, against ORT's own matMul
+ * roofline (`--no-peer` leaves them out). The train step's Adam keeps its state in JavaScript memory
+ * (`stateStorage: 'host'`), which lets batch 8 fit the 4 GB wasm heap. On wasm, `image_encode_workers_1` / `_2`: images/s of `encodeGalleryInWorkers` with 1
  * and 2 worker threads (each its own wasm backend and copy of the weights; start-up included).
  *
  * Run: npx tsx bench/run.ts [--backends wasm,cpu] [--repeats 3] [--encode-batch 2]
- *   [--train-batch 8] [--no-checkpoint] [--skip-train] [--worker-images 6] [--no-write]
+ *   [--train-batch 8] [--no-checkpoint] [--skip-train] [--worker-images 6] [--no-peer] [--no-write]
  */
 
 import { spawnSync } from 'node:child_process';
@@ -35,6 +38,7 @@ import { type IRRAConfig, irraConfig } from '../src/config';
 import { encodeGalleryInWorkers } from '../src/eval/workers';
 import { IRRA, type IRRABatch } from '../src/model';
 import { buildOptimizer } from '../src/train';
+import { onnxPeerRows } from './onnx_peer';
 import { captionIds, DEMO_SIZE_CONFIG, trainBatch } from './train_batch';
 
 const args = process.argv.slice(2);
@@ -321,7 +325,7 @@ async function benchBackend(backend: string): Promise<void> {
         batch: step.batch,
         matmulGflops: roofGflops,
         peakTensorMB: step.peakTensorMB ?? undefined,
-        note: `${CHECKPOINT ? 'gradient checkpointing on' : 'gradient checkpointing off'}; Adam; child process; wasm heap ${step.wasmHeapMB} MB`,
+        note: `${CHECKPOINT ? 'gradient checkpointing on' : 'gradient checkpointing off'}; Adam, state in JS memory; child process; wasm heap ${step.wasmHeapMB} MB`,
       });
       const last = results[results.length - 1];
       last.wasmHeapMB = step.wasmHeapMB;
@@ -385,17 +389,20 @@ async function optionalPeers(): Promise<string[]> {
     notes.push(why);
     console.log(why);
   }
-  const ort = 'onnxruntime-node';
-  try {
-    await import(ort);
-    notes.push(`${ort}: installed, but this bench has no ONNX export of IRRA to run on it, no row`);
-    console.log(notes[notes.length - 1]);
-  } catch {
-    const why = `${ort} (optional peer): not installed, no row`;
-    notes.push(why);
-    console.log(why);
-  }
   return available;
+}
+
+/** The optional onnxruntime-node comparison rows (bench/onnx_peer.ts), after every tfjs backend. */
+async function onnxPeer(): Promise<void> {
+  console.log('\n## onnxruntime-node (optional peer, not a dependency)');
+  const peer = await onnxPeerRows({ encodeBatch: ENCODE_BATCH, repeats: REPEATS });
+  if (peer.skipped) {
+    notes.push(`onnxruntime-node: ${peer.skipped}`);
+    console.log(`  ${peer.skipped}`);
+    return;
+  }
+  if (peer.check) notes.push(`onnxruntime-node: ${peer.check}`);
+  for (const row of peer.rows) push({ ...row });
 }
 
 async function main(): Promise<void> {
@@ -408,6 +415,7 @@ async function main(): Promise<void> {
   );
   const peers = await optionalPeers();
   for (const backend of [...BACKENDS, ...peers]) await benchBackend(backend);
+  if (!args.includes('--no-peer')) await onnxPeer();
 
   console.log(
     '\n| backend | workload | batch | value | unit | matMul GFLOP/s | roofline ratio | peak tensors MB | RSS MB | wasm heap MB |',

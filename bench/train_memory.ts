@@ -84,8 +84,10 @@ async function main(): Promise<void> {
     const step = () => {
       const { value, grads } = tf.variableGrads(lossFn, params);
       loss = value.dataSync()[0];
-      console.log(`  after backward: tensors ${tensors()} MB, wasm heap ${heap()} MB`);
+      const backwardS = ((performance.now() - t0) / 1000).toFixed(1);
+      console.log(`  after forward + backward (${backwardS} s): tensors ${tensors()} MB, wasm heap ${heap()} MB`);
       if (optimizer) {
+        const u0 = performance.now();
         let lastHeap = heap();
         for (const [k, g] of Object.entries(grads)) {
           if (process.env.TRACE_HEAP === '2') console.log(`    updating ${byVarName.get(k)} [${g.shape}]`);
@@ -95,7 +97,8 @@ async function main(): Promise<void> {
             console.log(`    ${byVarName.get(k)} [${g.shape}]: tensors ${tensors()} MB, wasm heap ${lastHeap} MB`);
           }
         }
-        console.log(`  after the Adam update: tensors ${tensors()} MB, wasm heap ${heap()} MB`);
+        const updateS = ((performance.now() - u0) / 1000).toFixed(1);
+        console.log(`  after the Adam update (${updateS} s): tensors ${tensors()} MB, wasm heap ${heap()} MB`);
       }
       value.dispose();
       tf.dispose(grads);
