@@ -1,12 +1,14 @@
 /**
  * Where the time of a ViT-B/16 training step goes, by kernel, on one residual block of the image
- * tower at the training shape (batch 8: 8 × 193 tokens, width 768, 12 heads): `tf.profile` of the
+ * tower at the training shape (batch 8: 8 × 193 tokens, width 768, 12 heads; heads = width / 64): `tf.profile` of the
  * forward pass alone and of forward + backward (gradients of the block's weights and input), with
  * and without gradient checkpointing, after warm-up. A whole ViT-B/16 step is too large for
  * tf.profile (bench/train_memory.ts says why); the 24 blocks of the two towers are most of it.
  * Prints each kernel's share, and the pass's time against a plain matMul of the same FLOPs.
  *
- * Run: npx tsx bench/profile_block.ts [--batch 8] [--top 14] [--checkpoint]
+ * `--text` profiles a text-tower block instead (77 tokens, width 512, 8 heads, causal).
+ *
+ * Run: npx tsx bench/profile_block.ts [--batch 8] [--top 14] [--checkpoint] [--text] [--forward-only]
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
@@ -20,8 +22,10 @@ const opt = (name: string, def: string): string => {
 };
 const BATCH = Number(opt('batch', '8'));
 const TOP = Number(opt('top', '14'));
-const WIDTH = 768;
-const TOKENS = 193;
+const TEXT = args.includes('--text');
+const WIDTH = TEXT ? 512 : 768;
+const TOKENS = TEXT ? 77 : 193;
+const HEADS = WIDTH / 64;
 
 function table(kernels: { name: string; kernelTimeMs: number | { error: string } }[]): number {
   const byName = new Map<string, { ms: number; n: number }>();
@@ -41,7 +45,7 @@ function table(kernels: { name: string; kernelTimeMs: number | { error: string }
 
 async function main(): Promise<void> {
   await tf.setBackend('wasm');
-  const t = new Transformer({ width: WIDTH, layers: 1, heads: 12, seed: 0 });
+  const t = new Transformer({ width: WIDTH, layers: 1, heads: HEADS, causal: TEXT, seed: 0 });
   t.build([null, null, WIDTH]);
   t.gradientCheckpointing = args.includes('--checkpoint');
   const rows = BATCH * TOKENS;
@@ -76,10 +80,9 @@ async function main(): Promise<void> {
   console.log(
     `batch ${BATCH}, checkpointing ${t.gradientCheckpointing}: matMul ${gflops.toFixed(1)} GFLOP/s; block forward FLOPs ${(flops / 1e9).toFixed(1)} G = ${roofMs.toFixed(0)} ms at the roofline`,
   );
-  for (const [label, f] of [
-    ['forward', fwd],
-    ['forward + backward', fwdBwd],
-  ] as const) {
+  const passes: [string, () => void][] = [['forward', fwd]];
+  if (!args.includes('--forward-only')) passes.push(['forward + backward', fwdBwd]);
+  for (const [label, f] of passes) {
     const ms = median(f);
     const info = await tf.profile(f);
     console.log(`\n${label}: ${ms.toFixed(0)} ms (${(ms / roofMs).toFixed(2)}× the forward roofline time)`);

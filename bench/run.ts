@@ -20,8 +20,10 @@
  * bench/onnx_peer.ts: installed outside the project, `IRRA_ORT_DIR`), adds the peer's rows: the same
  * towers as ONNX graphs of the same weights, checked against tfjs first, against ORT's own matMul
  * roofline (`--no-peer` leaves them out). The train step's Adam keeps its state in JavaScript memory
- * (`stateStorage: 'host'`), which lets batch 8 fit the 4 GB wasm heap. On wasm, `image_encode_workers_1` / `_2`: images/s of `encodeGalleryInWorkers` with 1
- * and 2 worker threads (each its own wasm backend and copy of the weights; start-up included).
+ * (`stateStorage: 'host'`), which lets batch 8 fit the 4 GB wasm heap. On wasm,
+ * `image_encode_workers_1` / `_2`: images/s of `encodeGalleryInWorkers` with 1 and 2 worker
+ * threads (each its own wasm backend and copy of the weights), steady state: a gallery of one image
+ * per worker against one of `--worker-images` + 1 per worker (bench/worker_rate.ts).
  *
  * Run: npx tsx bench/run.ts [--backends wasm,cpu] [--repeats 3] [--encode-batch 2]
  *   [--train-batch 8] [--no-checkpoint] [--skip-train] [--worker-images 6] [--no-peer] [--no-write]
@@ -35,11 +37,11 @@ import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { type IRRAConfig, irraConfig } from '../src/config';
-import { encodeGalleryInWorkers } from '../src/eval/workers';
 import { IRRA, type IRRABatch } from '../src/model';
 import { buildOptimizer } from '../src/train';
 import { onnxPeerRows } from './onnx_peer';
 import { captionIds, DEMO_SIZE_CONFIG, trainBatch } from './train_batch';
+import { workerThroughput } from './worker_rate';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: string): string => {
@@ -188,16 +190,30 @@ function matMulGflops(rows: number, width: number, repeats: number): number {
   return (2 * rows * width * 4 * width) / s / 1e9;
 }
 
-/** Measures `work` (seconds) between two roofline measurements; peak tensor bytes via tf.profile. */
+const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+
+/**
+ * Measures `work` (median seconds of `repeats` calls) with a roofline measurement before each call
+ * and after the last (median GFLOP/s), so that both sample the same moments of this shared VM (a
+ * short workload timed between two distant roofline runs moved by 1.5× between runs);
+ * peak tensor bytes via tf.profile (its run doubles as the first warm-up call).
+ */
 async function measured(
   work: { once: () => void; repeats: number; warmup: number },
   roof: { rows: number; width: number; repeats: number },
 ): Promise<{ s: number; roofGflops: number; peakTensorMB: number }> {
-  const before = matMulGflops(roof.rows, roof.width, roof.repeats);
   const profile = await tf.profile(() => work.once());
-  const s = seconds(work.once, work.repeats, Math.max(0, work.warmup - 1));
-  const after = matMulGflops(roof.rows, roof.width, roof.repeats);
-  return { s, roofGflops: (before + after) / 2, peakTensorMB: Math.round(profile.peakBytes / MB) };
+  for (let i = 1; i < work.warmup; i++) work.once();
+  const times: number[] = [];
+  const roofs: number[] = [];
+  for (let i = 0; i < work.repeats; i++) {
+    roofs.push(matMulGflops(roof.rows, roof.width, roof.repeats));
+    const t0 = performance.now();
+    work.once();
+    times.push((performance.now() - t0) / 1000);
+  }
+  roofs.push(matMulGflops(roof.rows, roof.width, roof.repeats));
+  return { s: median(times), roofGflops: median(roofs), peakTensorMB: Math.round(profile.peakBytes / MB) };
 }
 
 /** One training step: summed losses, their gradients, an Adam update. */
@@ -277,7 +293,8 @@ async function benchBackend(backend: string): Promise<void> {
 
   const caps = captionIds(B16, eb, 0);
   const txt = await measured(
-    { once: run(() => model.encodeText(caps)), repeats, warmup },
+    // A text call is ~0.5 s: more samples than for images, for the same confidence.
+    { once: run(() => model.encodeText(caps)), repeats: slow ? repeats : Math.max(repeats, 7), warmup },
     { rows: B16.contextLength * eb, width: B16.transformerWidth, repeats: roofRepeats },
   );
   caps.dispose();
@@ -332,26 +349,22 @@ async function benchBackend(backend: string): Promise<void> {
     }
   }
   if (!slow && WORKER_IMAGES > 0) {
-    const gallery = tf.randomNormal([WORKER_IMAGES, 384, 128, 3], 0, 1, 'float32', 2) as tf.Tensor4D;
     const perWorkers: number[] = [];
     for (const workers of [1, 2]) {
-      const t0 = performance.now();
-      (await encodeGalleryInWorkers(model, gallery, { workers, batchSize: 1, backend })).dispose();
-      const s = (performance.now() - t0) / 1000;
-      perWorkers.push(WORKER_IMAGES / s);
+      const r = await workerThroughput(model, workers, WORKER_IMAGES, backend);
+      perWorkers.push(r.steady);
       push({
         backend,
         workload: `image_encode_workers_${workers}`,
-        value: WORKER_IMAGES / s,
+        value: r.steady,
         unit: 'images/s',
-        rooflineRatio: (imageFlops(B16, false) * (WORKER_IMAGES / s)) / (roof * 1e9),
+        rooflineRatio: (imageFlops(B16, false) * r.steady) / (roof * 1e9),
         batch: 1,
         matmulGflops: roof,
-        note: `${WORKER_IMAGES} images in ${workers} worker thread(s), start-up (weights transfer) included; ratio against one thread's matMul roofline`,
+        note: `${workers} worker thread(s), steady state (${r.longImages} vs ${r.shortImages} images); with start-up ${r.withStartUp.toFixed(3)} images/s, start-up ${r.startUp.toFixed(1)} s; ratio against one thread's matMul roofline`,
       });
     }
-    console.log(`  2 workers / 1 worker: ${(perWorkers[1] / perWorkers[0]).toFixed(2)}x`);
-    gallery.dispose();
+    console.log(`  2 workers / 1 worker (steady state): ${(perWorkers[1] / perWorkers[0]).toFixed(2)}x`);
   }
   model.dispose();
 

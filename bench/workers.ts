@@ -7,14 +7,14 @@
  * the mean is used). Also prints the images/s with start-up included (what
  * `npm run bench` reports as `image_encode_workers_N`) and the start-up estimate.
  *
- * Run: npx tsx bench/workers.ts [--images 8] [--batch 1]
+ * Run: npx tsx bench/workers.ts [--images 8]
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-wasm';
 import { irraConfig } from '../src/config';
-import { encodeGalleryInWorkers } from '../src/eval/workers';
 import { IRRA } from '../src/model';
+import { workerThroughput } from './worker_rate';
 
 const args = process.argv.slice(2);
 const num = (name: string, def: number): number => {
@@ -22,16 +22,6 @@ const num = (name: string, def: number): number => {
   return i >= 0 ? Number(args[i + 1]) : def;
 };
 const EXTRA = num('images', 8);
-const BATCH = num('batch', 1);
-
-async function seconds(model: IRRA, images: number, workers: number): Promise<number> {
-  const gallery = tf.randomNormal([images, 384, 128, 3], 0, 1, 'float32', 2) as tf.Tensor4D;
-  const t0 = performance.now();
-  (await encodeGalleryInWorkers(model, gallery, { workers, batchSize: BATCH, backend: 'wasm' })).dispose();
-  const s = (performance.now() - t0) / 1000;
-  gallery.dispose();
-  return s;
-}
 
 async function main(): Promise<void> {
   await tf.setBackend('wasm');
@@ -42,18 +32,10 @@ async function main(): Promise<void> {
   console.log('|---|---|---|---|---|---|');
   const steady: number[] = [];
   for (const workers of [1, 2]) {
-    const short = workers;
-    const long = workers * (1 + EXTRA);
-    // The short gallery runs before and after the long one (mean), so that a start-up that
-    // shortens once the process is warm does not bias the difference.
-    const ts0 = await seconds(model, short, workers);
-    const tl = await seconds(model, long, workers);
-    const ts = (ts0 + (await seconds(model, short, workers))) / 2;
-    const rate = (long - short) / (tl - ts);
-    steady.push(rate);
-    const startUp = ts - short / rate;
+    const r = await workerThroughput(model, workers, EXTRA);
+    steady.push(r.steady);
     console.log(
-      `| ${workers} | ${short}, ${long} | ${ts.toFixed(1)}, ${tl.toFixed(1)} | ${(long / tl).toFixed(3)} | ${rate.toFixed(3)} | ${startUp.toFixed(1)} |`,
+      `| ${workers} | ${r.shortImages}, ${r.longImages} | ${r.shortSeconds.toFixed(1)}, ${r.longSeconds.toFixed(1)} | ${r.withStartUp.toFixed(3)} | ${r.steady.toFixed(3)} | ${r.startUp.toFixed(1)} |`,
     );
   }
   console.log(
