@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   buildOptimizer,
@@ -404,6 +405,50 @@ describe("stateStorage: 'host' (state in JavaScript memory)", () => {
     for (const o of [optH, optB, again]) o.dispose();
     disposeAll(varsH, varsB);
     tf.dispose(againVars);
+  });
+
+  it('property: the same bits as the backend state for any optimizer, hyper-parameters and values', () => {
+    const f32 = fc.float({ min: -8, max: 8, noNaN: true, noDefaultInfinity: true });
+    fc.assert(
+      fc.property(
+        fc.constantFrom<OptimizerName>('Adam', 'AdamW', 'SGD'),
+        fc.record({
+          lr: fc.double({ min: 0, max: 0.5, noNaN: true }),
+          weightDecay: fc.double({ min: 0, max: 0.2, noNaN: true }),
+          beta1: fc.double({ min: 0, max: 0.99, noNaN: true }),
+          beta2: fc.double({ min: 0, max: 0.9999, noNaN: true }),
+          eps: fc.double({ min: 1e-9, max: 1e-2, noNaN: true }),
+          momentum: fc.constantFrom(0, 0.5, 0.9),
+        }),
+        fc.array(f32, { minLength: 1, maxLength: 24 }),
+        fc.array(fc.array(f32, { minLength: 24, maxLength: 24 }), { minLength: 1, maxLength: 3 }),
+        (optimizer, h, init, gradRows) => {
+          const n = init.length;
+          const make = () => tf.tidy(() => tf.variable(tf.tensor1d(init)));
+          const pb = make();
+          const ph = make();
+          const base = { optimizer, ...h, betas: [h.beta1, h.beta2] as const };
+          const ob = buildOptimizer(new Map([['x.weight', pb]]), base);
+          const oh = buildOptimizer(new Map([['x.weight', ph]]), { ...base, stateStorage: 'host' });
+          try {
+            for (const row of gradRows) {
+              const g = tf.tensor1d(row.slice(0, n));
+              ob.applyGradients(new Map([['x.weight', g]]));
+              oh.applyGradients(new Map([['x.weight', g]]));
+              g.dispose();
+              const a = Float32Array.from(pb.dataSync());
+              const b = Float32Array.from(ph.dataSync());
+              expect(new Uint32Array(b.buffer)).toEqual(new Uint32Array(a.buffer));
+            }
+          } finally {
+            ob.dispose();
+            oh.dispose();
+            tf.dispose([pb, ph]);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 
   it('rejects an unknown storage', () => {
