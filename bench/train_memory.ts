@@ -64,8 +64,10 @@ async function main(): Promise<void> {
   const params = [...named.values()];
   const byVarName = new Map([...named].map(([n, v]) => [v.name, n]));
   const optimizer = ADAM ? buildOptimizer(model, { lr: 1e-5, stateStorage: STATE }) : null;
-  const lossFn = (): tf.Scalar =>
-    tf.tidy(() => {
+  let phase = 'forward';
+  const lossFn = (): tf.Scalar => {
+    phase = 'forward';
+    const loss = tf.tidy(() => {
       const out = model.computeLosses(batch) as Record<string, tf.Scalar | undefined>;
       return tf.addN(
         Object.entries(out)
@@ -73,6 +75,9 @@ async function main(): Promise<void> {
           .map(([, v]) => v as tf.Scalar),
       ) as tf.Scalar;
     });
+    phase = 'backward';
+    return loss;
+  };
   let peakTensorMB: number | null = null;
   let peakBytes = 0;
   if (PROFILE) {
@@ -82,7 +87,14 @@ async function main(): Promise<void> {
       get: () => bytes,
       set: (v: number) => {
         bytes = v;
-        if (v > peakBytes) peakBytes = v;
+        if (v > peakBytes) {
+          // With TRACE_PEAK set: each new 128 MB high-water mark, and the engine scope it was in.
+          if (process.env.TRACE_PEAK && Math.floor(v / (128 * MB)) > Math.floor(peakBytes / (128 * MB))) {
+            const scope = (tf.engine().state as unknown as { activeScope?: { name?: string } }).activeScope?.name;
+            console.log(`    live tensors ${Math.round(v / MB)} MB (${phase}, scope ${scope ?? '-'})`);
+          }
+          peakBytes = v;
+        }
       },
     });
   }
