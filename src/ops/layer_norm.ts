@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { columnSum } from './column_sum';
 import { customOp } from './custom_op';
 
 /** LayerNorm epsilon of the reference (`nn.LayerNorm` default). */
@@ -28,7 +29,7 @@ export function layerNorm(
         const m1 = tf.mean(dxhat, -1, true);
         const m2 = tf.mean(tf.mul(dxhat, xh), -1, true);
         const dx = tf.mul(rs, tf.sub(tf.sub(dxhat, m1), tf.mul(xh, m2)));
-        return [dx, tf.sum(tf.mul(dy, xh), 0), tf.sum(dy, 0)];
+        return [dx, columnSum(tf.mul(dy, xh) as tf.Tensor2D), columnSum(dy)];
       },
     };
   });

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { columnSum } from './column_sum';
 import { customOp } from './custom_op';
 
 /**
@@ -30,7 +31,7 @@ export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tens
         const xs = saved[0] as tf.Tensor2D;
         const ws = (saveKernel ? saved[1] : wi) as tf.Tensor2D;
         const grads: tf.Tensor[] = [tf.matMul(dy, tf.transpose(ws)), tf.matMul(tf.transpose(xs), dy)];
-        if (bi) grads.push(tf.sum(dy, 0));
+        if (bi) grads.push(columnSum(dy));
         return grads;
       },
     };
