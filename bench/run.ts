@@ -408,7 +408,16 @@ async function optionalPeers(): Promise<string[]> {
 /** The optional onnxruntime-node comparison rows (bench/onnx_peer.ts), after every tfjs backend. */
 async function onnxPeer(): Promise<void> {
   console.log('\n## onnxruntime-node (optional peer, not a dependency)');
-  const peer = await onnxPeerRows({ encodeBatch: ENCODE_BATCH, repeats: REPEATS });
+  let peer: Awaited<ReturnType<typeof onnxPeerRows>>;
+  try {
+    peer = await onnxPeerRows({ encodeBatch: ENCODE_BATCH, repeats: REPEATS });
+  } catch (e) {
+    // A failed peer (its correctness check, say) must not lose the tfjs rows measured before it.
+    const why = `onnxruntime-node: failed, no rows: ${String((e as Error).message ?? e).slice(0, 300)}`;
+    notes.push(why);
+    console.log(`  ${why}`);
+    return;
+  }
   if (peer.skipped) {
     notes.push(`onnxruntime-node: ${peer.skipped}`);
     console.log(`  ${peer.skipped}`);
