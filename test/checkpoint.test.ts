@@ -98,8 +98,40 @@ describe('IRRA with gradient checkpointing (tiny_a fixture model)', () => {
     expect(m.text.transformer.gradientCheckpointing).toBe(true);
     expect(m.crossModal?.transformer.gradientCheckpointing).toBe(true);
     expect(() => m.setGradientCheckpointing('yes' as unknown as boolean)).toThrow(
-      /setGradientCheckpointing: on must be a boolean, got string/,
+      /setGradientCheckpointing: on must be a boolean or \{ vision\?, text\?, fusion\? \} of booleans, got string/,
     );
+    expect(() => m.setGradientCheckpointing({ visual: true } as never)).toThrow(/got visual: true/);
+    expect(() => m.setGradientCheckpointing({ text: 1 } as never)).toThrow(/got text: 1/);
+    m.setGradientCheckpointing({ vision: true });
+    expect([
+      m.visual.transformer.gradientCheckpointing,
+      m.text.transformer.gradientCheckpointing,
+      m.crossModal?.transformer.gradientCheckpointing,
+    ]).toEqual([true, false, false]);
     m.dispose();
+    const p = IRRA.create(model.config, { seed: 1, gradientCheckpointing: { text: true, fusion: true } });
+    expect([
+      p.visual.transformer.gradientCheckpointing,
+      p.text.transformer.gradientCheckpointing,
+      p.crossModal?.transformer.gradientCheckpointing,
+    ]).toEqual([false, true, true]);
+    p.dispose();
+  });
+
+  it('per stack ({ vision: true }): the same loss and gradients as without it', () => {
+    const plain = lossAndGrads(model, batch);
+    model.setGradientCheckpointing({ vision: true });
+    try {
+      const part = expectNoLeak(() => lossAndGrads(model, batch));
+      expect(part.loss).toBe(plain.loss);
+      for (const [name, g] of plain.grads) {
+        const c = part.grads.get(name) as Float32Array;
+        let worst = 0;
+        for (let i = 0; i < g.length; i++) worst = Math.max(worst, Math.abs(c[i] - g[i]));
+        expect(worst, name).toBeLessThanOrEqual(1e-6 * (1 + Math.max(...g.map(Math.abs))));
+      }
+    } finally {
+      model.setGradientCheckpointing(false);
+    }
   });
 });

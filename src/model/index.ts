@@ -1,2 +1,9 @@
 /** The IRRA model. */
-export { IRRA, type IRRABatch, type IRRACreateOptions, type IRRAForwardOutputs, type IRRALosses } from './irra';
+export {
+  type GradientCheckpointingPlan,
+  IRRA,
+  type IRRABatch,
+  type IRRACreateOptions,
+  type IRRAForwardOutputs,
+  type IRRALosses,
+} from './irra';

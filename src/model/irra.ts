@@ -21,15 +21,28 @@ import { embeddingLookup } from '../ops/embedding';
 import { linear } from '../ops/linear';
 import { Rng } from '../ops/random';
 
+/**
+ * Which transformer stacks recompute their blocks in the backward pass (see
+ * {@link IRRA.setGradientCheckpointing}); a stack left out is not checkpointed.
+ */
+export interface GradientCheckpointingPlan {
+  /** The image tower's blocks. */
+  vision?: boolean;
+  /** The text tower's blocks. */
+  text?: boolean;
+  /** The fusion encoder's blocks (when the model has one). */
+  fusion?: boolean;
+}
+
 /** Options of {@link IRRA.create}. */
 export interface IRRACreateOptions {
   /** Seed of the weight initialization; the same seed gives the same weights. Default: random. */
   seed?: number;
   /**
-   * Gradient checkpointing in every transformer block (see {@link IRRA.setGradientCheckpointing}).
-   * Default false.
+   * Gradient checkpointing: `true` in every transformer block, or per stack
+   * (see {@link IRRA.setGradientCheckpointing}). Default false.
    */
-  gradientCheckpointing?: boolean;
+  gradientCheckpointing?: boolean | GradientCheckpointingPlan;
 }
 
 /** One training batch. Every tensor stays owned by the caller. */
@@ -210,7 +223,7 @@ export class IRRA {
    */
   static create(config: IRRAConfig, opts: IRRACreateOptions = {}): IRRA {
     const model = new IRRA(config, opts.seed ?? Math.floor(Math.random() * 2 ** 31), true);
-    if (opts.gradientCheckpointing) model.setGradientCheckpointing(true);
+    if (opts.gradientCheckpointing) model.setGradientCheckpointing(opts.gradientCheckpointing);
     return model;
   }
 
@@ -220,12 +233,28 @@ export class IRRA {
    * and recomputes the block's activations in the backward pass. Losses and gradients are the
    * same; a step costs about one more forward pass of the blocks and needs far less memory (what
    * lets a ViT-B/16 batch-8 step fit in the 4 GB tfjs-wasm heap; docs/performance.md).
+   *
+   * `on` is a boolean for every stack, or a {@link GradientCheckpointingPlan} per stack (a stack
+   * it leaves out is not checkpointed): e.g. `{ vision: true }` checkpoints only the image tower,
+   * which at ViT-B/16 batch 8 on wasm fits and skips the text and fusion recomputation.
    */
-  setGradientCheckpointing(on: boolean): void {
-    if (typeof on !== 'boolean') throw new Error(`setGradientCheckpointing: on must be a boolean, got ${typeof on}`);
-    const transformers = [this.visual.transformer, this.text.transformer];
-    if (this.crossModal) transformers.push(this.crossModal.transformer);
-    for (const t of transformers) t.gradientCheckpointing = on;
+  setGradientCheckpointing(on: boolean | GradientCheckpointingPlan): void {
+    const plan = typeof on === 'boolean' ? { vision: on, text: on, fusion: on } : on;
+    if (plan === null || typeof plan !== 'object' || Array.isArray(plan)) {
+      throw new Error(
+        `setGradientCheckpointing: on must be a boolean or { vision?, text?, fusion? } of booleans, got ${on === null ? 'null' : typeof on}`,
+      );
+    }
+    for (const [key, value] of Object.entries(plan)) {
+      if (!['vision', 'text', 'fusion'].includes(key) || (value !== undefined && typeof value !== 'boolean')) {
+        throw new Error(
+          `setGradientCheckpointing: on must be a boolean or { vision?, text?, fusion? } of booleans, got ${key}: ${JSON.stringify(value)}`,
+        );
+      }
+    }
+    this.visual.transformer.gradientCheckpointing = plan.vision === true;
+    this.text.transformer.gradientCheckpointing = plan.text === true;
+    if (this.crossModal) this.crossModal.transformer.gradientCheckpointing = plan.fusion === true;
   }
 
   /**
