@@ -193,27 +193,38 @@ function matMulGflops(rows: number, width: number, repeats: number): number {
 const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 
 /**
- * Measures `work` (median seconds of `repeats` calls) with a roofline measurement before each call
- * and after the last (median GFLOP/s), so that both sample the same moments of this shared VM (a
- * short workload timed between two distant roofline runs moved by 1.5× between runs);
- * peak tensor bytes via tf.profile (its run doubles as the first warm-up call).
+ * Measures `work` (`repeats` calls) between roofline samples: one before every call and one after
+ * the last. Each call's ratio is (its FLOPs at the mean of the samples around it) / (its time);
+ * the reported ratio is the median of those, so that a burst of the VM's other load, which slows
+ * a call and the samples next to it alike, cancels (medians of times and of rooflines taken
+ * separately let a burst that hit only the calls, or only the samples, move a ratio by 2×).
+ * Also: the median time, the median roofline, and tf.profile's peak tensor bytes (its run doubles
+ * as the first warm-up call).
  */
 async function measured(
-  work: { once: () => void; repeats: number; warmup: number },
+  work: { once: () => void; repeats: number; warmup: number; flops: number },
   roof: { rows: number; width: number; repeats: number },
-): Promise<{ s: number; roofGflops: number; peakTensorMB: number }> {
+): Promise<{ s: number; roofGflops: number; ratio: number; peakTensorMB: number }> {
   const profile = await tf.profile(() => work.once());
   for (let i = 1; i < work.warmup; i++) work.once();
   const times: number[] = [];
-  const roofs: number[] = [];
+  const roofs: number[] = [matMulGflops(roof.rows, roof.width, roof.repeats)];
+  const ratios: number[] = [];
   for (let i = 0; i < work.repeats; i++) {
-    roofs.push(matMulGflops(roof.rows, roof.width, roof.repeats));
     const t0 = performance.now();
     work.once();
-    times.push((performance.now() - t0) / 1000);
+    const s = (performance.now() - t0) / 1000;
+    times.push(s);
+    roofs.push(matMulGflops(roof.rows, roof.width, roof.repeats));
+    const around = (roofs[i] + roofs[i + 1]) / 2;
+    ratios.push(work.flops / (around * 1e9) / s);
   }
-  roofs.push(matMulGflops(roof.rows, roof.width, roof.repeats));
-  return { s: median(times), roofGflops: median(roofs), peakTensorMB: Math.round(profile.peakBytes / MB) };
+  return {
+    s: median(times),
+    roofGflops: median(roofs),
+    ratio: median(ratios),
+    peakTensorMB: Math.round(profile.peakBytes / MB),
+  };
 }
 
 /** One training step: summed losses, their gradients, an Adam update. */
@@ -274,37 +285,37 @@ async function benchBackend(backend: string): Promise<void> {
   push({ backend, workload: 'matmul', value: roof, unit: 'GFLOP/s', rooflineRatio: 1, batch: eb });
 
   const images = tf.randomNormal([eb, 384, 128, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+  const fImg = imageFlops(B16, false) * eb;
   const img = await measured(
-    { once: run(() => model.encodeImage(images)), repeats, warmup },
+    { once: run(() => model.encodeImage(images)), repeats: slow ? repeats : Math.max(repeats, 5), warmup, flops: fImg },
     { rows: nImg * eb, width: B16.visionWidth, repeats: roofRepeats },
   );
   images.dispose();
-  const fImg = imageFlops(B16, false) * eb;
   push({
     backend,
     workload: 'image_encode',
     value: eb / img.s,
     unit: 'images/s',
-    rooflineRatio: fImg / (img.roofGflops * 1e9) / img.s,
+    rooflineRatio: img.ratio,
     batch: eb,
     matmulGflops: img.roofGflops,
     peakTensorMB: img.peakTensorMB,
   });
 
   const caps = captionIds(B16, eb, 0);
+  const fTxt = textFlops(B16, false) * eb;
   const txt = await measured(
     // A text call is ~0.5 s: more samples than for images, for the same confidence.
-    { once: run(() => model.encodeText(caps)), repeats: slow ? repeats : Math.max(repeats, 7), warmup },
+    { once: run(() => model.encodeText(caps)), repeats: slow ? repeats : Math.max(repeats, 7), warmup, flops: fTxt },
     { rows: B16.contextLength * eb, width: B16.transformerWidth, repeats: roofRepeats },
   );
   caps.dispose();
-  const fTxt = textFlops(B16, false) * eb;
   push({
     backend,
     workload: 'text_encode',
     value: eb / txt.s,
     unit: 'captions/s',
-    rooflineRatio: fTxt / (txt.roofGflops * 1e9) / txt.s,
+    rooflineRatio: txt.ratio,
     batch: eb,
     matmulGflops: txt.roofGflops,
     peakTensorMB: txt.peakTensorMB,
@@ -371,20 +382,20 @@ async function benchBackend(backend: string): Promise<void> {
   const small = IRRA.create(SMALL, { seed: 0 });
   const sBatch = trainBatch(SMALL, SMALL_BATCH);
   const sStepper = trainStepper(small, sBatch);
+  const sFwd = trainForwardFlops(SMALL, SMALL_BATCH) * SMALL_BATCH;
   const sStep = await measured(
-    { once: sStepper.once, repeats: slow ? 1 : 5, warmup: 2 },
+    { once: sStepper.once, repeats: slow ? 1 : 5, warmup: 2, flops: sFwd },
     { rows: imageTokens(SMALL) * SMALL_BATCH, width: SMALL.visionWidth, repeats: 20 },
   );
   sStepper.dispose();
   tf.dispose(Object.values(sBatch) as tf.Tensor[]);
   small.dispose();
-  const sFwd = trainForwardFlops(SMALL, SMALL_BATCH) * SMALL_BATCH;
   push({
     backend,
     workload: 'train_step_small',
     value: sStep.s,
     unit: 's/step',
-    rooflineRatio: sFwd / (sStep.roofGflops * 1e9) / sStep.s,
+    rooflineRatio: sStep.ratio,
     batch: SMALL_BATCH,
     matmulGflops: sStep.roofGflops,
     peakTensorMB: sStep.peakTensorMB,
