@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { IRRA, type IRRABatch } from '../src/model';
+import { type GradientCheckpointingPlan, IRRA, type IRRABatch } from '../src/model';
 import { checkpoint } from '../src/ops/checkpoint';
 import { linear } from '../src/ops/linear';
 import { expectNoLeak } from './helpers/compare';
@@ -67,6 +67,25 @@ describe('checkpoint (gradient recomputation)', () => {
   });
 });
 
+/** Loss and gradients with checkpointing `plan` equal those without it (and nothing leaks). */
+function expectSameAsPlain(model: IRRA, batch: IRRABatch, plan: boolean | GradientCheckpointingPlan): void {
+  const plain = lossAndGrads(model, batch);
+  model.setGradientCheckpointing(plan);
+  try {
+    const ckpt = expectNoLeak(() => lossAndGrads(model, batch));
+    expect(ckpt.loss).toBe(plain.loss);
+    expect([...ckpt.grads.keys()].sort()).toEqual([...plain.grads.keys()].sort());
+    for (const [name, g] of plain.grads) {
+      const c = ckpt.grads.get(name) as Float32Array;
+      let worst = 0;
+      for (let i = 0; i < g.length; i++) worst = Math.max(worst, Math.abs(c[i] - g[i]));
+      expect(worst, name).toBeLessThanOrEqual(1e-6 * (1 + Math.max(...g.map(Math.abs))));
+    }
+  } finally {
+    model.setGradientCheckpointing(false);
+  }
+}
+
 describe('IRRA with gradient checkpointing (tiny_a fixture model)', () => {
   let model: IRRA;
   let batch: IRRABatch;
@@ -75,21 +94,7 @@ describe('IRRA with gradient checkpointing (tiny_a fixture model)', () => {
   });
 
   it('gives the same losses and gradients as without it, and leaks nothing', () => {
-    const plain = lossAndGrads(model, batch);
-    model.setGradientCheckpointing(true);
-    try {
-      const ckpt = expectNoLeak(() => lossAndGrads(model, batch));
-      expect(ckpt.loss).toBe(plain.loss);
-      expect([...ckpt.grads.keys()].sort()).toEqual([...plain.grads.keys()].sort());
-      for (const [name, g] of plain.grads) {
-        const c = ckpt.grads.get(name) as Float32Array;
-        let worst = 0;
-        for (let i = 0; i < g.length; i++) worst = Math.max(worst, Math.abs(c[i] - g[i]));
-        expect(worst, name).toBeLessThanOrEqual(1e-6 * (1 + Math.max(...g.map(Math.abs))));
-      }
-    } finally {
-      model.setGradientCheckpointing(false);
-    }
+    expectSameAsPlain(model, batch, true);
   });
 
   it('is an IRRA.create option, and the setter checks its argument', () => {
@@ -119,19 +124,6 @@ describe('IRRA with gradient checkpointing (tiny_a fixture model)', () => {
   });
 
   it('per stack ({ vision: true }): the same loss and gradients as without it', () => {
-    const plain = lossAndGrads(model, batch);
-    model.setGradientCheckpointing({ vision: true });
-    try {
-      const part = expectNoLeak(() => lossAndGrads(model, batch));
-      expect(part.loss).toBe(plain.loss);
-      for (const [name, g] of plain.grads) {
-        const c = part.grads.get(name) as Float32Array;
-        let worst = 0;
-        for (let i = 0; i < g.length; i++) worst = Math.max(worst, Math.abs(c[i] - g[i]));
-        expect(worst, name).toBeLessThanOrEqual(1e-6 * (1 + Math.max(...g.map(Math.abs))));
-      }
-    } finally {
-      model.setGradientCheckpointing(false);
-    }
+    expectSameAsPlain(model, batch, { vision: true });
   });
 });
