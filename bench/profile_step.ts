@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { IRRA } from '../src/model';
+import { IRRA, totalLoss } from '../src/model';
 import { DEMO_SIZE_CONFIG, trainBatch } from './train_batch';
 
 const args = process.argv.slice(2);
@@ -25,18 +25,7 @@ async function main(): Promise<void> {
   const batch = trainBatch(config, 32);
   const params = [...model.namedParameters().values()];
   const step = () => {
-    const { value, grads } = tf.variableGrads(
-      () =>
-        tf.tidy(() => {
-          const out = model.computeLosses(batch) as Record<string, tf.Scalar | undefined>;
-          return tf.addN(
-            Object.entries(out)
-              .filter(([k]) => k.endsWith('_loss'))
-              .map(([, v]) => v as tf.Scalar),
-          ) as tf.Scalar;
-        }),
-      params,
-    );
+    const { value, grads } = tf.variableGrads(() => tf.tidy(() => totalLoss(model.computeLosses(batch))), params);
     value.dataSync();
     value.dispose();
     tf.dispose(grads);

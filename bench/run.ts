@@ -37,7 +37,7 @@ import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { type IRRAConfig, irraConfig } from '../src/config';
-import { IRRA, type IRRABatch } from '../src/model';
+import { IRRA, type IRRABatch, totalLoss } from '../src/model';
 import { buildOptimizer } from '../src/train';
 import { onnxPeerRows } from './onnx_peer';
 import { captionIds, DEMO_SIZE_CONFIG, trainBatch } from './train_batch';
@@ -232,16 +232,7 @@ function trainStepper(model: IRRA, batch: IRRABatch): { once: () => void; dispos
   const optimizer = buildOptimizer(model, { lr: 1e-5 });
   return {
     once: () => {
-      optimizer.minimize(() =>
-        tf.tidy(() => {
-          const out = model.computeLosses(batch) as Record<string, tf.Scalar | undefined>;
-          return tf.addN(
-            Object.entries(out)
-              .filter(([k]) => k.endsWith('_loss'))
-              .map(([, v]) => v as tf.Scalar),
-          ) as tf.Scalar;
-        }),
-      );
+      optimizer.minimize(() => tf.tidy(() => totalLoss(model.computeLosses(batch))));
     },
     dispose: () => optimizer.dispose(),
   };

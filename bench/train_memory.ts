@@ -21,7 +21,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-wasm';
 import { irraConfig } from '../src/config';
-import { IRRA } from '../src/model';
+import { IRRA, totalLoss } from '../src/model';
 import { buildOptimizer } from '../src/train';
 import { trainBatch } from './train_batch';
 
@@ -66,14 +66,7 @@ async function main(): Promise<void> {
   let phase = 'forward';
   const lossFn = (): tf.Scalar => {
     phase = 'forward';
-    const loss = tf.tidy(() => {
-      const out = model.computeLosses(batch) as Record<string, tf.Scalar | undefined>;
-      return tf.addN(
-        Object.entries(out)
-          .filter(([k]) => k.endsWith('_loss'))
-          .map(([, v]) => v as tf.Scalar),
-      ) as tf.Scalar;
-    });
+    const loss = tf.tidy(() => totalLoss(model.computeLosses(batch)));
     phase = 'backward';
     return loss;
   };

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { irraConfig, presets } from '../src/config';
-import { IRRA, type IRRABatch, type IRRALosses } from '../src/model';
+import { IRRA, type IRRABatch, type IRRALosses, totalLoss } from '../src/model';
 import { expectNoLeak } from './helpers/compare';
 import { useFixtureModel } from './helpers/model_fixtures';
 
@@ -49,6 +49,27 @@ describe('IRRA on the tiny preset', () => {
   let batch: IRRABatch;
   useFixtureModel('tiny_a', (fixture) => {
     ({ model, batch } = fixture);
+  });
+
+  it("totalLoss sums the *_loss entries (the reference's total_loss) and refuses losses without one", () => {
+    expectNoLeak(() => {
+      const out = model.computeLosses(batch);
+      const total = totalLoss(out);
+      const terms = Object.keys(out).filter((k) => k.endsWith('_loss')) as (keyof IRRALosses)[];
+      expect(terms.length).toBeGreaterThan(1);
+      expect(Object.keys(out).some((k) => k.endsWith('_acc'))).toBe(true); // accuracies are left out
+      const expected = terms.reduce((sum, k) => sum + (out[k] as tf.Scalar).dataSync()[0], 0);
+      expect(total.dataSync()[0]).toBeCloseTo(expected, 4);
+      const acc = tf.scalar(0.5);
+      const lossOnly = totalLoss({ sdm_loss: out.sdm_loss, img_acc: acc });
+      expect(lossOnly.dataSync()[0]).toBe((out.sdm_loss as tf.Scalar).dataSync()[0]);
+      tf.dispose([acc, lossOnly]);
+      expect(() => totalLoss({ img_acc: out.img_acc })).toThrow(
+        /totalLoss: losses holds no \*_loss entry \(got img_acc\)/,
+      );
+      expect(() => totalLoss({})).toThrow(/got nothing/);
+      tf.dispose([total, ...(Object.values(out) as tf.Tensor[])]);
+    });
   });
 
   it('is reproducible from a seed and round-trips its state dict', () => {
@@ -203,14 +224,7 @@ describe('IRRA on the tiny preset', () => {
         model.encodeText(batch.captionIds).dispose();
       }
       for (let i = 0; i < 3; i++) {
-        const { value, grads } = tf.variableGrads(() => {
-          const out: IRRALosses = model.computeLosses(batch);
-          return tf.addN(
-            Object.entries(out)
-              .filter(([k]) => k.endsWith('_loss'))
-              .map(([, v]) => v as tf.Scalar),
-          ) as tf.Scalar;
-        }, params);
+        const { value, grads } = tf.variableGrads(() => totalLoss(model.computeLosses(batch)), params);
         value.dispose();
         tf.dispose(grads);
       }

@@ -6,4 +6,5 @@ export {
   type IRRACreateOptions,
   type IRRAForwardOutputs,
   type IRRALosses,
+  totalLoss,
 } from './irra';

@@ -78,6 +78,22 @@ export interface IRRALosses {
   mlm_acc?: tf.Scalar;
 }
 
+/**
+ * The reference's training objective: the sum of the `*_loss` entries of
+ * {@link IRRA.computeLosses} (`train.py`: `sum(v for k, v in ret.items() if "loss" in k)`), in
+ * their key order. Returns a new scalar owned by the caller; `losses` stays the caller's.
+ * @throws Error when `losses` holds no `*_loss` entry.
+ */
+export function totalLoss(losses: IRRALosses): tf.Scalar {
+  const terms = Object.entries(losses)
+    .filter(([k, v]) => k.endsWith('_loss') && v instanceof tf.Tensor)
+    .map(([, v]) => v as tf.Scalar);
+  if (terms.length === 0) {
+    throw new Error(`totalLoss: losses holds no *_loss entry (got ${Object.keys(losses).join(', ') || 'nothing'})`);
+  }
+  return tf.addN(terms) as tf.Scalar;
+}
+
 /** Intermediate outputs of {@link IRRA.forward} (reference names): new tensors, owned by the caller. */
 export interface IRRAForwardOutputs {
   /** `[B, numTokens, embed]` every image token after ln_post and proj. */
