@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { type GradientCheckpointingPlan, IRRA, type IRRABatch } from '../src/model';
+import { type GradientCheckpointingPlan, IRRA, type IRRABatch, totalLoss } from '../src/model';
 import { checkpoint } from '../src/ops/checkpoint';
 import { linear } from '../src/ops/linear';
 import { expectNoLeak } from './helpers/compare';
@@ -11,11 +11,8 @@ function lossAndGrads(model: IRRA, batch: IRRABatch): { loss: number; grads: Map
   const named = [...model.namedParameters()];
   const { value, grads } = tf.variableGrads(
     () => {
-      const out = model.computeLosses(batch) as Record<string, tf.Scalar | undefined>;
-      const losses = Object.entries(out)
-        .filter(([k]) => k.endsWith('_loss'))
-        .map(([, v]) => v as tf.Scalar);
-      const total = tf.addN(losses) as tf.Scalar;
+      const out = model.computeLosses(batch);
+      const total = totalLoss(out);
       tf.dispose(Object.values(out) as tf.Tensor[]);
       return total;
     },
@@ -67,6 +64,15 @@ describe('checkpoint (gradient recomputation)', () => {
   });
 });
 
+/** Whether the image tower, the text tower and the fusion encoder checkpoint their blocks. */
+function stacksCheckpointed(m: IRRA): (boolean | undefined)[] {
+  return [
+    m.visual.transformer.gradientCheckpointing,
+    m.text.transformer.gradientCheckpointing,
+    m.crossModal?.transformer.gradientCheckpointing,
+  ];
+}
+
 /** Loss and gradients with checkpointing `plan` equal those without it (and nothing leaks). */
 function expectSameAsPlain(model: IRRA, batch: IRRABatch, plan: boolean | GradientCheckpointingPlan): void {
   const plain = lossAndGrads(model, batch);
@@ -99,27 +105,17 @@ describe('IRRA with gradient checkpointing (tiny_a fixture model)', () => {
 
   it('is an IRRA.create option, and the setter checks its argument', () => {
     const m = IRRA.create(model.config, { seed: 1, gradientCheckpointing: true });
-    expect(m.visual.transformer.gradientCheckpointing).toBe(true);
-    expect(m.text.transformer.gradientCheckpointing).toBe(true);
-    expect(m.crossModal?.transformer.gradientCheckpointing).toBe(true);
+    expect(stacksCheckpointed(m)).toEqual([true, true, true]);
     expect(() => m.setGradientCheckpointing('yes' as unknown as boolean)).toThrow(
       /setGradientCheckpointing: on must be a boolean or \{ vision\?, text\?, fusion\? \} of booleans, got string/,
     );
     expect(() => m.setGradientCheckpointing({ visual: true } as never)).toThrow(/got visual: true/);
     expect(() => m.setGradientCheckpointing({ text: 1 } as never)).toThrow(/got text: 1/);
     m.setGradientCheckpointing({ vision: true });
-    expect([
-      m.visual.transformer.gradientCheckpointing,
-      m.text.transformer.gradientCheckpointing,
-      m.crossModal?.transformer.gradientCheckpointing,
-    ]).toEqual([true, false, false]);
+    expect(stacksCheckpointed(m)).toEqual([true, false, false]);
     m.dispose();
     const p = IRRA.create(model.config, { seed: 1, gradientCheckpointing: { text: true, fusion: true } });
-    expect([
-      p.visual.transformer.gradientCheckpointing,
-      p.text.transformer.gradientCheckpointing,
-      p.crossModal?.transformer.gradientCheckpointing,
-    ]).toEqual([false, true, true]);
+    expect(stacksCheckpointed(p)).toEqual([false, true, true]);
     p.dispose();
   });
 

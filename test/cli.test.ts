@@ -274,12 +274,11 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs train / eval 
   let dir = '';
   let annotations = '';
   const common = () => ['--backend', 'cpu', '--vocab', vocabPath()];
+  /** The test's dataset: the generic annotation file written in beforeAll. */
+  const genericData = () => ['--dataset_name', 'generic', '--root_dir', annotations];
   const trainArgs = (out: string, epochs: number) => [
     ...common(),
-    '--dataset_name',
-    'generic',
-    '--root_dir',
-    annotations,
+    ...genericData(),
     ...TINY_MODEL,
     '--batch_size',
     '4',
@@ -383,16 +382,7 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs train / eval 
     const ioEval = capture();
     expect(
       await commandEval(
-        [
-          ...common(),
-          '--checkpoint',
-          join(run2, 'best.safetensors'),
-          '--dataset_name',
-          'generic',
-          '--root_dir',
-          annotations,
-          '--i2t',
-        ],
+        [...common(), '--checkpoint', join(run2, 'best.safetensors'), ...genericData(), '--i2t'],
         ioEval,
       ),
     ).toBe(0);
@@ -401,16 +391,7 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs train / eval 
     expect(ioEval.text()).toMatch(/\|\s+i2t \|/);
     const ioJson = capture();
     await commandEval(
-      [
-        ...common(),
-        '--checkpoint',
-        join(run2, 'best.safetensors'),
-        '--dataset_name',
-        'generic',
-        '--root_dir',
-        annotations,
-        '--json',
-      ],
+      [...common(), '--checkpoint', join(run2, 'best.safetensors'), ...genericData(), '--json'],
       ioJson,
     );
     const parsed = JSON.parse(ioJson.text());
@@ -423,20 +404,7 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs train / eval 
     disposeCheckpoint(best);
     const ioPlain = capture();
     await commandEval(
-      [
-        ...common(),
-        '--checkpoint',
-        plainPath,
-        '--img_size',
-        '32,16',
-        '--stride_size',
-        '8',
-        '--dataset_name',
-        'generic',
-        '--root_dir',
-        annotations,
-        '--json',
-      ],
+      [...common(), '--checkpoint', plainPath, '--img_size', '32,16', '--stride_size', '8', ...genericData(), '--json'],
       ioPlain,
     );
     expect(JSON.parse(ioPlain.text()).t2i).toEqual(parsed.t2i);
@@ -497,10 +465,7 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs train / eval 
           'test',
           '--modality',
           'text',
-          '--dataset_name',
-          'generic',
-          '--root_dir',
-          annotations,
+          ...genericData(),
           '--output',
           splitOut,
         ],
@@ -558,18 +523,7 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs train / eval 
       /train: --vocab '.*none\.gz'/,
     );
     await expect(
-      commandEval(
-        [
-          ...common(),
-          '--checkpoint',
-          join(dir, 'missing.safetensors'),
-          '--dataset_name',
-          'generic',
-          '--root_dir',
-          annotations,
-        ],
-        capture(),
-      ),
+      commandEval([...common(), '--checkpoint', join(dir, 'missing.safetensors'), ...genericData()], capture()),
     ).rejects.toThrow(/eval: --checkpoint: cannot read '.*missing\.safetensors'/);
     await expect(commandTrain([...trainArgs(join(dir, 'bad'), 2), '--vocab_size', '512'], capture())).rejects.toThrow(
       "train: --vocab_size must be at least the tokenizer's 49408, got 512",
