@@ -15,15 +15,11 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { irraConfig } from '../src/config';
 import { IRRA } from '../src/model';
+import { flag, numberOption } from './args';
 
-const args = process.argv.slice(2);
-const opt = (name: string, def: number): number => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : def;
-};
-const REPEATS = opt('repeats', 3);
-const BATCH = opt('batch', 2);
-const SKIP_CPU = args.includes('--skip-cpu');
+const REPEATS = numberOption('repeats', 3);
+const BATCH = numberOption('batch', 2);
+const SKIP_CPU = flag('skip-cpu');
 
 const config = irraConfig({ preset: 'ViT-B/16' });
 

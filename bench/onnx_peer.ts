@@ -25,6 +25,7 @@ import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-wasm';
 import { type IRRAConfig, irraConfig } from '../src/config';
 import { IRRA } from '../src/model';
+import { flag, numberOption } from './args';
 import { DataType, encodeModel, type InitializerSpec, type ModelSpec, type NodeSpec } from './onnx_writer';
 
 type Shape4 = [number, number, number, number];
@@ -559,18 +560,12 @@ export async function onnxPeerRows(
   }
 }
 
-function argValue(args: string[], name: string, def: number): number {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : def;
-}
-
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const preset = args.includes('--tiny') ? 'tiny' : 'ViT-B/16';
+  const preset = flag('tiny') ? 'tiny' : 'ViT-B/16';
   const t0 = performance.now();
   const result = await onnxPeerRows({
-    encodeBatch: argValue(args, 'batch', ONNX_PEER_DEFAULTS.encodeBatch),
-    repeats: argValue(args, 'repeats', ONNX_PEER_DEFAULTS.repeats),
+    encodeBatch: numberOption('batch', ONNX_PEER_DEFAULTS.encodeBatch),
+    repeats: numberOption('repeats', ONNX_PEER_DEFAULTS.repeats),
     preset,
   });
   if (result.skipped) {

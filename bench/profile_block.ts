@@ -14,15 +14,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-wasm';
 import { Transformer } from '../src/layers';
+import { flag, option } from './args';
 
-const args = process.argv.slice(2);
-const opt = (name: string, def: string): string => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : def;
-};
-const BATCH = Number(opt('batch', '8'));
-const TOP = Number(opt('top', '14'));
-const TEXT = args.includes('--text');
+const BATCH = Number(option('batch', '8'));
+const TOP = Number(option('top', '14'));
+const TEXT = flag('text');
 const WIDTH = TEXT ? 512 : 768;
 const TOKENS = TEXT ? 77 : 193;
 const HEADS = WIDTH / 64;
@@ -47,7 +43,7 @@ async function main(): Promise<void> {
   await tf.setBackend('wasm');
   const t = new Transformer({ width: WIDTH, layers: 1, heads: HEADS, causal: TEXT, seed: 0 });
   t.build([null, null, WIDTH]);
-  t.gradientCheckpointing = args.includes('--checkpoint');
+  t.gradientCheckpointing = flag('checkpoint');
   const rows = BATCH * TOKENS;
   const x = tf.randomNormal([rows, WIDTH], 0, 1, 'float32', 1) as tf.Tensor2D;
   const weights = t.trainableWeights.map((w) => w.read() as tf.Variable);
@@ -81,7 +77,7 @@ async function main(): Promise<void> {
     `batch ${BATCH}, checkpointing ${t.gradientCheckpointing}: matMul ${gflops.toFixed(1)} GFLOP/s; block forward FLOPs ${(flops / 1e9).toFixed(1)} G = ${roofMs.toFixed(0)} ms at the roofline`,
   );
   const passes: [string, () => void][] = [['forward', fwd]];
-  if (!args.includes('--forward-only')) passes.push(['forward + backward', fwdBwd]);
+  if (!flag('forward-only')) passes.push(['forward + backward', fwdBwd]);
   for (const [label, f] of passes) {
     const ms = median(f);
     const info = await tf.profile(f);

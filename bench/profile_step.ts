@@ -10,16 +10,11 @@ import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { IRRA, totalLoss } from '../src/model';
+import { option } from './args';
 import { DEMO_SIZE_CONFIG, trainBatch } from './train_batch';
 
-const args = process.argv.slice(2);
-const opt = (name: string, def: string): string => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : def;
-};
-
 async function main(): Promise<void> {
-  await tf.setBackend(opt('backend', 'wasm'));
+  await tf.setBackend(option('backend', 'wasm'));
   const config = DEMO_SIZE_CONFIG;
   const model = IRRA.create(config, { seed: 0 });
   const batch = trainBatch(config, 32);
@@ -44,7 +39,7 @@ async function main(): Promise<void> {
   const total = [...byName.values()].reduce((a, e) => a + e.ms, 0);
   console.log(`step (profiled) ${wall.toFixed(0)} ms wall, ${total.toFixed(0)} ms in ${info.kernels.length} kernels`);
   console.log('| kernel | calls | ms | share |\n|---|---|---|---|');
-  const top = Number(opt('top', '15'));
+  const top = Number(option('top', '15'));
   for (const [name, e] of [...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, top)) {
     console.log(`| ${name} | ${e.n} | ${e.ms.toFixed(1)} | ${((100 * e.ms) / total).toFixed(1)}% |`);
   }

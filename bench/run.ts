@@ -39,23 +39,19 @@ import '@tensorflow/tfjs-backend-wasm';
 import { type IRRAConfig, irraConfig } from '../src/config';
 import { IRRA, type IRRABatch, totalLoss } from '../src/model';
 import { buildOptimizer } from '../src/train';
+import { benchArgs, flag, option } from './args';
 import { onnxPeerRows } from './onnx_peer';
 import { captionIds, DEMO_SIZE_CONFIG, trainBatch } from './train_batch';
 import { workerThroughput } from './worker_rate';
 
-const args = process.argv.slice(2);
-const opt = (name: string, def: string): string => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : def;
-};
-const REPEATS = Number(opt('repeats', '3'));
-const ENCODE_BATCH = Number(opt('encode-batch', '2'));
-const TRAIN_BATCH = Number(opt('train-batch', '8'));
-const CHECKPOINT = !args.includes('--no-checkpoint');
-const SKIP_TRAIN = args.includes('--skip-train');
-const WRITE = !args.includes('--no-write');
-const BACKENDS = opt('backends', 'wasm,cpu').split(',');
-const WORKER_IMAGES = Number(opt('worker-images', '6'));
+const REPEATS = Number(option('repeats', '3'));
+const ENCODE_BATCH = Number(option('encode-batch', '2'));
+const TRAIN_BATCH = Number(option('train-batch', '8'));
+const CHECKPOINT = !flag('no-checkpoint');
+const SKIP_TRAIN = flag('skip-train');
+const WRITE = !flag('no-write');
+const BACKENDS = option('backends', 'wasm,cpu').split(',');
+const WORKER_IMAGES = Number(option('worker-images', '6'));
 
 /** One row of bench/results.json. */
 interface Result {
@@ -439,7 +435,7 @@ async function main(): Promise<void> {
   );
   const peers = await optionalPeers();
   for (const backend of [...BACKENDS, ...peers]) await benchBackend(backend);
-  if (!args.includes('--no-peer')) await onnxPeer();
+  if (!flag('no-peer')) await onnxPeer();
 
   console.log(
     '\n| backend | workload | batch | value | unit | matMul GFLOP/s | roofline ratio | peak tensors MB | RSS MB | wasm heap MB |',
@@ -461,7 +457,7 @@ async function main(): Promise<void> {
       loadAverage: os.loadavg(),
       node: process.version,
       tfjs: tf.version_core,
-      args,
+      args: benchArgs,
       notes,
       wallSeconds: Math.round(wall),
     };

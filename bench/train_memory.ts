@@ -23,25 +23,21 @@ import '@tensorflow/tfjs-backend-wasm';
 import { irraConfig } from '../src/config';
 import { IRRA, totalLoss } from '../src/model';
 import { buildOptimizer } from '../src/train';
+import { flag, numberOption, option } from './args';
 import { trainBatch } from './train_batch';
 
-const args = process.argv.slice(2);
-const num = (name: string, def: number): number => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : def;
-};
-const BATCH = num('batch', 8);
-const STEPS = num('steps', 2);
-const CHECKPOINT = !args.includes('--no-checkpoint');
-const ADAM = !args.includes('--no-adam');
-const PROFILE = args.includes('--profile');
-const JSON_OUT = args.includes('--json');
+const BATCH = numberOption('batch', 8);
+const STEPS = numberOption('steps', 2);
+const CHECKPOINT = !flag('no-checkpoint');
+const ADAM = !flag('no-adam');
+const PROFILE = flag('profile');
+const JSON_OUT = flag('json');
 /**
  * Which stacks checkpoint their blocks when checkpointing is on. Default: the image tower only,
  * the fastest plan that fits batch 8 in the 4 GB heap (docs/performance.md).
  */
-const TOWERS = (args.includes('--towers') ? args[args.indexOf('--towers') + 1] : 'vision').split(',');
-const STATE = (args.includes('--state') ? args[args.indexOf('--state') + 1] : 'host') as 'host' | 'backend';
+const TOWERS = option('towers', 'vision').split(',');
+const STATE = option('state', 'host') as 'host' | 'backend';
 const MB = 1024 * 1024;
 
 async function main(): Promise<void> {

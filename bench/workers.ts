@@ -14,14 +14,10 @@ import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-wasm';
 import { irraConfig } from '../src/config';
 import { IRRA } from '../src/model';
+import { numberOption } from './args';
 import { workerThroughput } from './worker_rate';
 
-const args = process.argv.slice(2);
-const num = (name: string, def: number): number => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : def;
-};
-const EXTRA = num('images', 8);
+const EXTRA = numberOption('images', 8);
 
 async function main(): Promise<void> {
   await tf.setBackend('wasm');
