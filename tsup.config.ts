@@ -1,3 +1,4 @@
+import { copyFileSync } from 'node:fs';
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
@@ -10,4 +11,8 @@ export default defineConfig({
   clean: true,
   target: 'es2022',
   external: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers'],
+  // ClipTokenizer.load() reads the shipped CLIP vocabulary beside the bundle (NOTICE names its origin).
+  onSuccess: async () => {
+    copyFileSync('src/tokenizer/bpe_simple_vocab_16e6.txt.gz', 'dist/bpe_simple_vocab_16e6.txt.gz');
+  },
 });

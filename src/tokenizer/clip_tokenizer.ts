@@ -8,9 +8,11 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { gunzipSync } from 'fflate';
+import { nodeFs } from '../util/node';
 import { MergeTable } from './bpe';
 import { BYTE_ORDER, BYTE_TO_CHAR, CODE_TO_BYTE } from './bytes_to_unicode';
 import { LruCache } from './lru_cache';
+import { readShippedVocabulary } from './shipped_vocabulary';
 import { cleanText, PY_REGEX_SPACE } from './text_cleaning';
 
 /** Defaults of the tokenizer (used by code and docs alike). */
@@ -254,16 +256,40 @@ export class ClipTokenizer {
     return new ClipTokenizer(parseMerges(text, where, CLIP_TOKENIZER_DEFAULTS.numMerges), options);
   }
 
+  /**
+   * The tokenizer on CLIP's vocabulary, offline: with no argument, the copy of
+   * `bpe_simple_vocab_16e6.txt.gz` that ships inside this package (read beside the module in Node;
+   * emitted as an asset by bundlers such as Vite and fetched in browsers). A string is a path
+   * (Node) or an `http(s):`/`file:` URL; bytes are the gzip file itself.
+   *
+   * @example
+   * const tok = await ClipTokenizer.load();
+   * tok.encode('a woman in a red coat'); // [320, 2308, 530, 320, 736, 7356]
+   * @throws Error naming the source when it cannot be read or is not the merges file.
+   */
+  static async load(
+    source?: string | URL | Uint8Array | ArrayBuffer,
+    options?: ClipTokenizerOptions,
+  ): Promise<ClipTokenizer> {
+    if (source === undefined) return ClipTokenizer.fromGzip(await readShippedVocabulary(), options);
+    if (source instanceof Uint8Array || source instanceof ArrayBuffer) return ClipTokenizer.fromGzip(source, options);
+    const text = source instanceof URL ? source.href : source;
+    if (typeof text !== 'string' || text.length === 0) {
+      throw new Error(
+        `ClipTokenizer.load: expected nothing, a path, a URL or gzip bytes, got ${Object.prototype.toString.call(source)}`,
+      );
+    }
+    if (/^https?:/i.test(text)) return ClipTokenizer.fromUrl(text, options);
+    if (/^file:/i.test(text)) return ClipTokenizer.fromFile(decodeURIComponent(new URL(text).pathname), options);
+    return ClipTokenizer.fromFile(text, options);
+  }
+
   /** Reads the gzip merges file from disk (Node only) and builds the tokenizer. */
   static async fromFile(path: string, options?: ClipTokenizerOptions): Promise<ClipTokenizer> {
     if (typeof path !== 'string' || path.length === 0) {
       throw new Error(`ClipTokenizer.fromFile: expected path to be a non-empty string, got ${String(path)}`);
     }
-    // A computed specifier keeps browser bundlers from trying to resolve the Node built-in.
-    const specifier = 'node:fs/promises';
-    const fs = (await import(
-      /* @vite-ignore */ /* webpackIgnore: true */ specifier
-    )) as typeof import('node:fs/promises');
+    const fs = await nodeFs();
     let bytes: Uint8Array;
     try {
       bytes = await fs.readFile(path);
