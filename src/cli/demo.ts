@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { irraConfig, type LossName } from '../config';
 import type { DecodedImage } from '../data/image';
-import { type CaptionEncoder, DataLoader, rowwiseMask, type TrainSample } from '../data/index';
+import { type CaptionEncoder, type CaptionMasking, DataLoader, rowwiseMask, type TrainSample } from '../data/index';
 import { buildSynthVocabulary, generateSynthPedes, type SynthPedes, type SynthSample } from '../data/synthpedes';
 import { buildTransforms } from '../data/transforms';
 import { type EvaluationResult, Evaluator, type RetrievalEncoder } from '../eval/evaluator';
@@ -27,6 +27,7 @@ export const DEMO_DEFAULTS = {
   lr: 3e-3,
   width: 64,
   layers: 2,
+  captionMasking: 'clean' as CaptionMasking,
 } as const;
 
 /** Options of {@link runDemo}; every field defaults to {@link DEMO_DEFAULTS}. */
@@ -47,6 +48,8 @@ export interface DemoOptions {
   width?: number;
   /** Blocks of each tower. */
   layers?: number;
+  /** What the retrieval losses see with 'mlm' ({@link CaptionMasking}; docs/training.md measures both). */
+  captionMasking?: CaptionMasking;
   /** The CLIP BPE merges file (bytes); without it captions use SynthPedes' own word vocabulary. */
   clipVocabulary?: Uint8Array;
   /** Progress output (default: the trainer's, to stdout). */
@@ -59,6 +62,8 @@ export interface DemoOptions {
 export interface DemoResult {
   backend: string;
   losses: LossName[];
+  /** What the retrieval losses saw with 'mlm'. */
+  captionMasking?: CaptionMasking;
   tokenizer: 'clip-bpe' | 'synthpedes-words';
   vocabSize: number;
   trainIdentities: number;
@@ -238,6 +243,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     contextLength: text.contextLength,
     transform: buildTransforms({ imageSize: o.imageSize, isTrain: true }),
     encodeText,
+    captionMasking: o.captionMasking,
     mask: rowwiseMask((row, rng) => buildMlmInputs(row, { rng, maskId: text.maskId, vocabSize: text.vocabSize })),
     loadImage: async (s): Promise<DecodedImage> => {
       const img = data.train[s.imageId];
@@ -272,6 +278,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   return {
     backend: tf.getBackend(),
     losses: [...o.losses],
+    captionMasking: o.captionMasking,
     tokenizer: o.clipVocabulary ? 'clip-bpe' : 'synthpedes-words',
     vocabSize: text.vocabSize,
     trainIdentities: data.trainIdentities.length,

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { selectBackend } from '../backends';
 import { LOSS_NAMES, type LossName } from '../config';
+import type { CaptionMasking } from '../data/batch';
 import { DEMO_DEFAULTS, formatDemoTable, runDemo } from './demo';
 import { integerFlag } from './options';
 
@@ -21,6 +22,8 @@ options:
   --layers N        blocks of each tower (default ${DEMO_DEFAULTS.layers})
   --batch-size N    training batch size (default ${DEMO_DEFAULTS.batchSize})
   --lr X            base learning rate of Adam (default ${DEMO_DEFAULTS.lr})
+  --caption-masking M  with mlm, what SDM/ITC/ID see: reference (masked captions, as the reference's
+                    dataset) or clean (default ${DEMO_DEFAULTS.captionMasking}; docs/training.md)
   --backend B       tfjs backend: wasm, cpu, tensorflow (tfjs-node) (default: the first that loads of wasm, cpu)
   --vocab PATH      CLIP BPE merges file (bpe_simple_vocab_16e6.txt.gz); default $IRRA_CLIP_VOCAB, else
                     ../shared/clip/ if present, else SynthPedes' own word vocabulary
@@ -49,6 +52,12 @@ function parseLosses(text: string): LossName[] {
   return names as LossName[];
 }
 
+function captionMasking(v: string | undefined): CaptionMasking {
+  if (v === undefined) return DEMO_DEFAULTS.captionMasking;
+  if (v !== 'reference' && v !== 'clean') throw new Error(`--caption-masking: expected reference or clean, got '${v}'`);
+  return v;
+}
+
 function positiveInt(name: string, v: string | undefined, dflt: number): number {
   return integerFlag(name, v, dflt, 1, 'a positive integer');
 }
@@ -74,6 +83,7 @@ export async function commandDemo(argv: string[]): Promise<number> {
       layers: { type: 'string' },
       'batch-size': { type: 'string' },
       lr: { type: 'string' },
+      'caption-masking': { type: 'string' },
       backend: { type: 'string' },
       vocab: { type: 'string' },
       'no-clip': { type: 'boolean' },
@@ -103,6 +113,7 @@ export async function commandDemo(argv: string[]): Promise<number> {
     layers: positiveInt('layers', values.layers, DEMO_DEFAULTS.layers),
     batchSize: positiveInt('batch-size', values['batch-size'], DEMO_DEFAULTS.batchSize),
     lr: positiveNumber('lr', values.lr, DEMO_DEFAULTS.lr),
+    captionMasking: captionMasking(values['caption-masking']),
     ...(vocabPath ? { clipVocabulary: new Uint8Array(readFileSync(vocabPath)) } : {}),
     progress: json ? 'none' : 'auto',
     log,
@@ -122,6 +133,7 @@ export async function commandDemo(argv: string[]): Promise<number> {
         backend: result.backend,
         losses: result.losses,
         tokenizer: result.tokenizer,
+        captionMasking: result.captionMasking,
         seed,
       }),
     );

@@ -2,7 +2,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CONFIG_DEFAULTS, type IRRAConfig, irraConfig, type LossName, type PresetName } from '../config';
 import { type DatasetName, loadDataset } from '../data/annotations';
-import { DataLoader, LOADER_DEFAULTS, rowwiseMask } from '../data/batch';
+import { type CaptionMasking, DataLoader, LOADER_DEFAULTS, rowwiseMask } from '../data/batch';
 import { buildTransforms } from '../data/transforms';
 import { Evaluator } from '../eval/evaluator';
 import { IRRA } from '../model/irra';
@@ -22,6 +22,7 @@ import { buildOptimizer, OPTIMIZER_DEFAULTS, type OptimizerName, type OptimizerS
 import { disposeCheckpoint, TRAINER_DEFAULTS, Trainer } from '../train/trainer';
 import { loadCheckpoint, overlayStateDict } from '../weights/checkpoint';
 import { adaptStateDict } from '../weights/pos_embed';
+import { checkCommandImages, requireSplit } from './data_check';
 import {
   activateBackend,
   COMMON_OPTIONS,
@@ -48,7 +49,9 @@ export interface TrainCommandOptions {
   num_instance: number;
   img_aug: boolean;
   MLM: boolean;
+  caption_masking: CaptionMasking;
   val_dataset: 'test' | 'val';
+  verify_images: boolean;
   preset: PresetName;
   pretrain_choice: string;
   img_size?: [number, number];
@@ -110,7 +113,9 @@ export const TRAIN_DEFAULTS: Readonly<TrainCommandOptions> = Object.freeze({
   num_instance: LOADER_DEFAULTS.numInstances,
   img_aug: false,
   MLM: false,
+  caption_masking: 'reference',
   val_dataset: 'test',
+  verify_images: false,
   preset: 'ViT-B/16',
   pretrain_choice: '',
   vocab_size: 49408,
@@ -169,7 +174,16 @@ export const DATA_OPTIONS: OptionGroup = {
       kind: 'flag',
       help: "accepted for the reference's scripts; masked captions are built whenever --loss_names has mlm",
     },
+    caption_masking: {
+      kind: 'string',
+      choices: ['reference', 'clean'],
+      help: "with mlm: 'reference' trains the retrieval losses on the masked captions, as the reference's dataset does (docs/training.md); 'clean' on the captions as written",
+    },
     val_dataset: { kind: 'string', choices: ['test', 'val'], help: 'split evaluated during training' },
+    verify_images: {
+      kind: 'flag',
+      help: 'decode every image of train and --val_dataset before starting (that each exists is always checked)',
+    },
   },
 };
 
@@ -364,6 +378,9 @@ export async function commandTrain(argv: readonly string[], io: CommandIO = proc
     `${dataset.name}: train ${s.train.ids} ids / ${s.train.images} images / ${s.train.captions} captions; ` +
       `test ${s.test.ids} / ${s.test.images} / ${s.test.captions}; val ${s.val.ids} / ${s.val.images} / ${s.val.captions}`,
   );
+  requireSplit('train', null, dataset, 'train');
+  requireSplit('train', '--val_dataset', dataset, o.val_dataset);
+  await checkCommandImages('train', io, dataset, ['train', o.val_dataset], { decode: o.verify_images });
   let resume: ParsedTrainerCheckpoint | undefined;
   if (o.resume) {
     let bytes: Uint8Array;
@@ -420,6 +437,7 @@ export async function commandTrain(argv: readonly string[], io: CommandIO = proc
       contextLength,
       transform: buildTransforms({ imageSize: config.imageSize, aug: o.img_aug, isTrain: true }),
       encodeText: tokenizer,
+      captionMasking: o.caption_masking,
       ...(mlm
         ? {
             mask: rowwiseMask((row, rng) =>

@@ -24,7 +24,25 @@ export const LOADER_DEFAULTS = {
   prefetch: 1 as 0 | 1 | 2,
   /** Seed of the epoch order and of every random transform and mask. */
   seed: 0,
+  /**
+   * What the retrieval losses see when MLM masking is on (see {@link CaptionMasking}). The
+   * library keeps captions clean; `irra-tfjs train` defaults to `'reference'`.
+   */
+  captionMasking: 'clean' as CaptionMasking,
 };
+
+/**
+ * Which caption ids a batch with MLM masking carries in `captionIds`:
+ * - `'reference'`: the masked ids, `captionIds` = `mlmIds` row for row. The reference's
+ *   `ImageTextMLMDataset.__getitem__` masks `caption_tokens.cpu().numpy()` in place, a numpy view
+ *   of `caption_ids`, so its SDM/ITC/ID losses are trained on masked captions; this reproduces it.
+ * - `'clean'`: the tokenized captions, untouched (masking only feeds `mlmIds`).
+ *
+ * Without a mask function both give the tokenized captions.
+ */
+export type CaptionMasking = 'reference' | 'clean';
+
+const CAPTION_MASKINGS: readonly CaptionMasking[] = ['reference', 'clean'];
 
 /**
  * Turns captions into zero-padded token ids, `[texts.length × contextLength]` row-major int32.
@@ -93,6 +111,8 @@ export interface BatchOptions {
   loadImage?: ImageLoader;
   /** Random source of the transforms and the mask. Required when the transform or mask is random. */
   rng?: Rng;
+  /** What `captionIds` holds when `mask` is given ({@link CaptionMasking}); default `'clean'`. */
+  captionMasking?: CaptionMasking;
 }
 
 /**
@@ -144,6 +164,14 @@ export function encodeCaptions(encoder: CaptionEncoder, texts: string[], context
 
 const defaultLoader: ImageLoader = (sample) => readImageFile(sample.imgPath);
 
+function checkCaptionMasking(where: string, value: CaptionMasking | undefined): CaptionMasking {
+  const v = value ?? LOADER_DEFAULTS.captionMasking;
+  if (!CAPTION_MASKINGS.includes(v)) {
+    throw new Error(`${where}: captionMasking must be 'reference' or 'clean', got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
 /**
  * Builds one training batch: loads the images (concurrently), then — synchronously and in
  * sample order, so the result depends only on `rng` — transforms them, tokenizes the captions
@@ -163,6 +191,7 @@ export async function buildBatch(samples: readonly TrainSample[], options: Batch
   if (!Number.isInteger(contextLength) || contextLength < 2) {
     throw new Error(`buildBatch: contextLength must be an integer ≥ 2, got ${contextLength}`);
   }
+  const captionMasking = checkCaptionMasking('buildBatch', options.captionMasking);
   const load = options.loadImage ?? defaultLoader;
   const pixels = await Promise.all(samples.map((s) => load(s)));
   const rng = options.rng;
@@ -202,11 +231,12 @@ export async function buildBatch(samples: readonly TrainSample[], options: Batch
         );
       }
     }
+    const captions = masked && captionMasking === 'reference' ? Int32Array.from(masked.mlmIds) : ids;
     return {
       pids: Int32Array.from(samples, (s) => s.pid),
       imageIds: Int32Array.from(samples, (s) => s.imageId),
       images,
-      captionIds: tf.tensor2d(ids, [B, contextLength], 'int32'),
+      captionIds: tf.tensor2d(captions, [B, contextLength], 'int32'),
       mlmIds: masked ? tf.tensor2d(Int32Array.from(masked.mlmIds), [B, contextLength], 'int32') : null,
       mlmLabels: masked ? tf.tensor2d(Int32Array.from(masked.mlmLabels), [B, contextLength], 'int32') : null,
     };
@@ -309,6 +339,7 @@ export class DataLoader {
       throw new Error(`DataLoader: prefetch must be 0, 1 or 2, got ${String(prefetch)}`);
     }
     this.prefetch = prefetch;
+    checkCaptionMasking('DataLoader', options.captionMasking);
   }
 
   /** Batches per epoch (the sampler's count; the reference's `len(train_loader)`). */

@@ -3,6 +3,7 @@
  * samplers, batching and a prefetching loader.
  */
 export {
+  assertSplitNotEmpty,
   DATASET_LAYOUTS,
   type DatasetName,
   type EvalSplit,
@@ -13,12 +14,14 @@ export {
   parseGenericAnnotations,
   parseIcfgPedes,
   parseRstpReid,
+  type SplitName,
   type TrainSample,
 } from './annotations';
 export {
   type BatchOptions,
   buildBatch,
   type CaptionEncoder,
+  type CaptionMasking,
   DataLoader,
   type DataLoaderOptions,
   disposeBatch,
@@ -44,3 +47,12 @@ export {
   type TransformOptions,
   type TransformParams,
 } from './transforms';
+export {
+  type CheckImagesOptions,
+  checkDatasetImages,
+  DatasetImagesError,
+  IMAGE_CHECK_DEFAULTS,
+  type ImageCheckProgress,
+  type ImageCheckReport,
+  type ImageProblem,
+} from './verify';
