@@ -67,3 +67,4 @@ export * from './tokenizer/index';
 export * from './train/checkpoint_io';
 export * from './train/index';
 export * from './weights/index';
+export { MEMORY_STORE_DEFAULTS, type MemoryStoreOptions, memoryStore } from './search/stores/memory';
