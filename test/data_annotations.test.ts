@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  assertSplitNotEmpty,
   joinPath,
   loadDataset,
   parseCuhkPedes,
@@ -27,6 +28,30 @@ function cuhkAnnos(pathField = 'file_path', trainIdBase = 1): Record<string, unk
     { split: 'test', id: 9, [pathField]: 'test/e.png', captions: ['test three'] },
     { split: 'val', id: 12, [pathField]: 'val/f.png', captions: ['val one'] },
     { split: 'other', id: 13, [pathField]: 'val/g.png', captions: ['anything not train/test goes to val'] },
+  ];
+}
+
+/**
+ * An ICFG-PEDES.json shaped like the real file: `train` and `test` records only (the real one holds
+ * 34,674 and 19,848, no val), one caption per image, `file_path` under `train/` or `test/`, the
+ * SSAN preprocessing's `processed_tokens`, training ids from 0 and test ids after them.
+ */
+function icfgAnnos(): Record<string, unknown>[] {
+  const record = (split: string, id: number, file: string, caption: string) => ({
+    split,
+    captions: [caption],
+    file_path: `${split}/${String(id).padStart(4, '0')}/${file}`,
+    processed_tokens: [caption.split(' ')],
+    id,
+  });
+  return [
+    record('train', 0, '0000_002_01_0303morning_0008_0.jpg', 'the man wears a black jacket'),
+    record('train', 0, '0000_002_01_0303morning_0012_1.jpg', 'a man in black with a grey bag'),
+    record('train', 1, '0001_004_05_0303morning_0101_0.jpg', 'the woman has long hair and a red skirt'),
+    record('train', 2, '0002_010_07_0303noon_0020_0.jpg', 'a boy in a white shirt and blue shorts'),
+    record('test', 3102, '3102_001_01_0303morning_0003_0.jpg', 'a woman carrying a white handbag'),
+    record('test', 3102, '3102_001_02_0303morning_0150_1.jpg', 'the lady wears a beige coat'),
+    record('test', 3105, '3105_013_11_0303afternoon_0400_0.jpg', 'a man with glasses and dark trousers'),
   ];
 }
 
@@ -107,25 +132,83 @@ describe('parseCuhkPedes', () => {
     expect(() => parseCuhkPedes('[{"split": ')).toThrow(/reid_raw\.json: not valid JSON/);
   });
 
-  it('rejects an empty split', () => {
-    for (const split of ['train', 'test', 'val']) {
-      const annos = cuhkAnnos().filter((a) =>
-        split === 'val' ? a.split === 'train' || a.split === 'test' : a.split !== split,
+  it('accepts an empty split (the reference builds it empty), not a file without annotations', () => {
+    for (const split of ['train', 'test', 'val'] as const) {
+      const ds = parseCuhkPedes(
+        cuhkAnnos().filter((a) =>
+          split === 'val' ? ['train', 'test'].includes(a.split as string) : a.split !== split,
+        ),
       );
-      expect(() => parseCuhkPedes(annos), split).toThrow(`reid_raw.json: the '${split}' split is empty`);
+      expect(ds.stats[split], split).toEqual({ ids: 0, images: 0, captions: 0 });
+      if (split === 'train') {
+        expect(ds.train).toEqual([]);
+        expect(ds.numClasses).toBe(0);
+      } else expect(ds[split]).toEqual({ imagePids: [], imgPaths: [], captionPids: [], captions: [] });
     }
+    expect(() => parseCuhkPedes([])).toThrow(
+      'reid_raw.json: no annotations (the train, test and val splits are all empty)',
+    );
+  });
+});
+
+describe('assertSplitNotEmpty', () => {
+  it('passes a split with images and captions, names the dataset, split and counts of an empty one', () => {
+    const icfg = parseIcfgPedes(icfgAnnos());
+    assertSplitNotEmpty(icfg, 'train');
+    assertSplitNotEmpty(icfg, 'test');
+    expect(() => assertSplitNotEmpty(icfg, 'val')).toThrow(
+      "ICFG-PEDES has no 'val' split: it holds 0 images and 0 captions (splits with data: train, test)",
+    );
+    const evalOnly = parseGenericAnnotations({
+      name: 'eval-only',
+      train: [],
+      test: [{ pid: 1, image: 'a.jpg', captions: ['x'] }],
+    });
+    expect(() => assertSplitNotEmpty(evalOnly, 'train')).toThrow(
+      "eval-only has no 'train' split: it holds 0 images and 0 captions (splits with data: test, val)",
+    );
+    const noCaptions = parseGenericAnnotations({
+      name: 'mute',
+      train: [],
+      test: [{ pid: 1, image: 'a.jpg', captions: [] }],
+    });
+    expect(() => assertSplitNotEmpty(noCaptions, 'test')).toThrow(
+      "mute has no 'test' split: it holds 1 images and 0 captions (splits with data: none)",
+    );
+    expect(() => assertSplitNotEmpty(icfg, 'query' as 'test')).toThrow(
+      'assertSplitNotEmpty: split must be one of train, test, val, got the string "query"',
+    );
   });
 });
 
 describe('parseIcfgPedes and parseRstpReid', () => {
-  it('ICFG-PEDES uses the ids unshifted and file_path', () => {
-    const ds = parseIcfgPedes(cuhkAnnos('file_path', 0), 'imgs');
-    expect(ds.train.map((s) => s.pid)).toEqual([0, 0, 1, 0]);
-    expect(ds.train[0].imgPath).toBe('imgs/CUHK01/a.png');
-    expect(ds.test.imagePids).toEqual([7, 9]);
-    expect(() => parseIcfgPedes(cuhkAnnos('file_path', 1))).toThrow(
-      /ICFG-PEDES\.json: train person ids must be exactly 0\.\.1/,
-    );
+  it('ICFG-PEDES as it ships: train and test records, no val; ids unshifted, file_path', () => {
+    const ds = parseIcfgPedes(icfgAnnos(), 'root/ICFG-PEDES/imgs');
+    expect(ds.name).toBe('ICFG-PEDES');
+    expect(ds.numClasses).toBe(3);
+    expect(ds.train.map((s) => [s.pid, s.imageId])).toEqual([
+      [0, 0],
+      [0, 1],
+      [1, 2],
+      [2, 3],
+    ]);
+    expect(ds.train[0]).toEqual({
+      pid: 0,
+      imageId: 0,
+      imgPath: 'root/ICFG-PEDES/imgs/train/0000/0000_002_01_0303morning_0008_0.jpg',
+      caption: 'the man wears a black jacket',
+    });
+    expect(ds.test.imagePids).toEqual([3102, 3102, 3105]);
+    expect(ds.test.captionPids).toEqual([3102, 3102, 3105]);
+    expect(ds.test.imgPaths[2]).toBe('root/ICFG-PEDES/imgs/test/3105/3105_013_11_0303afternoon_0400_0.jpg');
+    expect(ds.val).toEqual({ imagePids: [], imgPaths: [], captionPids: [], captions: [] });
+    expect(ds.stats).toEqual({
+      train: { ids: 3, images: 4, captions: 4 },
+      test: { ids: 2, images: 3, captions: 3 },
+      val: { ids: 0, images: 0, captions: 0 },
+    });
+    const shifted = icfgAnnos().map((a) => (a.split === 'train' ? { ...a, id: (a.id as number) + 1 } : a));
+    expect(() => parseIcfgPedes(shifted)).toThrow(/ICFG-PEDES\.json: train person ids must be exactly 0\.\.2/);
   });
 
   it('RSTPReid uses img_path and unshifted ids', () => {
@@ -188,8 +271,14 @@ describe('parseGenericAnnotations', () => {
     const g3 = generic();
     delete (g3.test[0] as Record<string, unknown>).image;
     expect(() => parseGenericAnnotations(g3, '', 'g.json')).toThrow("g.json: test[0]: missing field 'image'");
-    const g4 = { ...generic(), val: [] };
-    expect(() => parseGenericAnnotations(g4, '', 'g.json')).toThrow("g.json: the 'val' split is empty");
+    expect(parseGenericAnnotations({ ...generic(), val: [] }, '', 'g.json').stats.val).toEqual({
+      ids: 0,
+      images: 0,
+      captions: 0,
+    });
+    expect(() => parseGenericAnnotations({ train: [], test: [] }, '', 'g.json')).toThrow(
+      'g.json: no annotations (the train, test and val splits are all empty)',
+    );
     expect(() => parseGenericAnnotations([], '', 'g.json')).toThrow('g.json: expected a JSON object');
     expect(() => parseGenericAnnotations({ ...generic(), train: {} }, '', 'g.json')).toThrow(
       "g.json: field 'train' must be an array, got an object",
@@ -214,7 +303,8 @@ describe('loadDataset', () => {
       await writeFile(join(root, dir, file), JSON.stringify(json));
     };
     await write('CUHK-PEDES', 'reid_raw.json', cuhkAnnos());
-    await write('ICFG-PEDES', 'ICFG_PEDES.json', cuhkAnnos('file_path', 0));
+    await write('ICFG-PEDES', 'ICFG_PEDES.json', icfgAnnos());
+    await write(join('icfg-real', 'ICFG-PEDES'), 'ICFG-PEDES.json', icfgAnnos());
     await write('RSTPReid', 'data_captions.json', cuhkAnnos('img_path', 0));
     await mkdir(join(root, 'mine'), { recursive: true });
     await writeFile(
@@ -237,6 +327,11 @@ describe('loadDataset', () => {
     const icfg = await loadDataset('ICFG-PEDES', root);
     expect(icfg.name).toBe('ICFG-PEDES');
     expect(icfg.train.length).toBe(4);
+    expect(icfg.stats.val.images).toBe(0);
+    const real = await loadDataset('ICFG-PEDES', join(root, 'icfg-real'));
+    expect(real.test.imgPaths[0]).toBe(
+      `${root}/icfg-real/ICFG-PEDES/imgs/test/3102/3102_001_01_0303morning_0003_0.jpg`,
+    );
     const rstp = await loadDataset('RSTPReid', root);
     expect(rstp.test.imgPaths[1]).toBe(`${root}/RSTPReid/imgs/test/e.png`);
     const generic = await loadDataset('generic', join(root, 'mine', 'annotations.json'));

@@ -7,6 +7,7 @@ import { readImageFile } from '../data/image';
 import { buildTransforms } from '../data/transforms';
 import type { IRRA } from '../model/irra';
 import { serializeSafetensors } from '../weights/safetensors';
+import { requireSplit } from './data_check';
 import { CHECKPOINT_OPTIONS, EVAL_DEFAULTS } from './eval_command';
 import { encodeNpy } from './npy';
 import {
@@ -207,6 +208,7 @@ export async function commandEncode(argv: readonly string[], io: CommandIO = pro
     if (texts.length === 0) throw new Error(`encode: --captions: '${o.captions}' has no captions`);
   } else {
     const dataset = await loadDataset(o.dataset_name, o.root_dir);
+    requireSplit('encode', '--split', dataset, o.split as 'test' | 'val');
     const split = o.split === 'val' ? dataset.val : dataset.test;
     if (o.modality === 'image') {
       sources = split.imgPaths;

@@ -1,5 +1,6 @@
 import { loadDataset } from '../data/annotations';
 import { Evaluator } from '../eval/evaluator';
+import { checkCommandImages, requireSplit } from './data_check';
 import {
   activateBackend,
   COMMON_OPTIONS,
@@ -23,6 +24,7 @@ export interface EvalCommandOptions {
   test_batch_size: number;
   img_size: [number, number];
   stride_size: number;
+  verify_images: boolean;
   i2t: boolean;
   json: boolean;
   backend?: string;
@@ -37,6 +39,7 @@ export const EVAL_DEFAULTS: Readonly<Omit<EvalCommandOptions, 'checkpoint'>> = O
   test_batch_size: 512,
   img_size: [384, 128] as [number, number],
   stride_size: 16,
+  verify_images: false,
   i2t: false,
   json: false,
 });
@@ -68,6 +71,10 @@ export const EVAL_OPTION_GROUPS: readonly OptionGroup[] = [
       root_dir: { kind: 'string', arg: 'DIR', help: 'folder holding <dataset_name>/ (generic: the annotation file)' },
       val_dataset: { kind: 'string', choices: ['test', 'val'], help: 'split to evaluate' },
       test_batch_size: { kind: 'int', min: 1, help: 'images or captions per batch' },
+      verify_images: {
+        kind: 'flag',
+        help: 'decode every image of the split before starting (that each exists is always checked)',
+      },
     },
   },
   {
@@ -107,6 +114,8 @@ export async function commandEval(argv: readonly string[], io: CommandIO = proce
   const backend = await activateBackend(o.backend);
   const tokenizer = await loadTokenizer('eval', o.vocab);
   const dataset = await loadDataset(o.dataset_name, o.root_dir);
+  requireSplit('eval', '--val_dataset', dataset, o.val_dataset);
+  await checkCommandImages('eval', io, dataset, [o.val_dataset], { decode: o.verify_images, quiet: o.json });
   const { model, kind, epoch } = await loadModel('eval', o.checkpoint, {
     imageSize: o.img_size,
     strideSize: o.stride_size,

@@ -8,7 +8,10 @@
  *   per caption; the training pids must be exactly `0 … n-1` (CUHK-PEDES subtracts 1 first,
  *   ICFG-PEDES and RSTPReid use the ids as they are);
  * - test/val: `{ imagePids, imgPaths, captionPids, captions }` with the raw ids (no shift);
- * - image paths are `imageRoot/imgs/<file_path>` for the reference layouts.
+ * - image paths are `imageRoot/imgs/<file_path>` for the reference layouts;
+ * - a split may be empty (the real ICFG-PEDES.json has no val records: the reference builds an
+ *   empty val split and reads it only under `--val_dataset val`); a file with no annotations at
+ *   all is an error, and {@link assertSplitNotEmpty} refuses an empty split where one is read.
  *
  * Unlike the reference, problems are reported with an Error naming the file, the annotation
  * index and the field, instead of a KeyError or an assertion deep inside training.
@@ -74,7 +77,11 @@ export const DATASET_LAYOUTS = {
 } as const;
 
 type ReferenceName = keyof typeof DATASET_LAYOUTS;
-type SplitName = 'train' | 'test' | 'val';
+
+/** The splits of a {@link PersonDataset}. */
+export type SplitName = 'train' | 'test' | 'val';
+
+const SPLIT_NAMES: readonly SplitName[] = ['train', 'test', 'val'];
 
 /** Joins path parts with '/', ignoring empty parts and doubled separators (no `node:path`, so browsers work). */
 export function joinPath(...parts: string[]): string {
@@ -173,8 +180,8 @@ function evalStats(s: EvalSplit): { ids: number; images: number; captions: numbe
 }
 
 function assemble(name: string, source: string, splits: Record<SplitName, Anno[]>): PersonDataset {
-  for (const split of ['train', 'test', 'val'] as const) {
-    if (splits[split].length === 0) throw new Error(`${source}: the '${split}' split is empty (no annotations)`);
+  if (SPLIT_NAMES.every((split) => splits[split].length === 0)) {
+    throw new Error(`${source}: no annotations (the train, test and val splits are all empty)`);
   }
   const { train, numClasses } = buildTrain(splits.train, source, 'train');
   const test = buildEval(splits.test);
@@ -191,6 +198,35 @@ function assemble(name: string, source: string, splits: Record<SplitName, Anno[]
       val: evalStats(val),
     },
   };
+}
+
+/**
+ * Checks that a split of a dataset holds at least one image and one caption, for the code that
+ * reads it: training needs `'train'`, evaluation the split it evaluates. The parsers accept empty
+ * splits (ICFG-PEDES ships without val, as the reference reads it), so this is where an empty one
+ * is refused.
+ *
+ * @param dataset a parsed dataset.
+ * @param split the split about to be read.
+ * @throws Error naming the dataset and the split, with the split's counts and the splits that do
+ *   hold data, e.g. `ICFG-PEDES has no 'val' split: it holds 0 images and 0 captions (splits with
+ *   data: train, test)`.
+ * @example
+ * const ds = await loadDataset('ICFG-PEDES', '/data');
+ * assertSplitNotEmpty(ds, 'test'); // passes
+ * assertSplitNotEmpty(ds, 'val');  // throws: ICFG-PEDES has no 'val' split ...
+ */
+export function assertSplitNotEmpty(dataset: PersonDataset, split: SplitName): void {
+  if (!SPLIT_NAMES.includes(split)) {
+    throw new Error(`assertSplitNotEmpty: split must be one of ${SPLIT_NAMES.join(', ')}, got ${describe(split)}`);
+  }
+  const { images, captions } = dataset.stats[split];
+  if (images > 0 && captions > 0) return;
+  const withData = SPLIT_NAMES.filter((s) => dataset.stats[s].images > 0 && dataset.stats[s].captions > 0);
+  throw new Error(
+    `${dataset.name} has no '${split}' split: it holds ${images} images and ${captions} captions ` +
+      `(splits with data: ${withData.length > 0 ? withData.join(', ') : 'none'})`,
+  );
 }
 
 function parseReference(name: ReferenceName, json: unknown, imageRoot: string, source: string): PersonDataset {
@@ -224,7 +260,8 @@ function parseReference(name: ReferenceName, json: unknown, imageRoot: string, s
  *   default '' keeps the paths as in the file.
  * @param source file name used in error messages.
  * @throws Error naming the file, annotation index and field for a missing field, a non-integer
- *   id, non-contiguous training ids or an empty split.
+ *   id or non-contiguous training ids, and for a file without annotations. Empty splits are
+ *   accepted (see {@link assertSplitNotEmpty}).
  * @example
  * const ds = parseCuhkPedes(JSON.parse(text), 'data/CUHK-PEDES/imgs');
  * ds.train[0]; // { pid: 0, imageId: 0, imgPath: 'data/CUHK-PEDES/imgs/CUHK01/0363004.png', caption: '...' }
@@ -234,9 +271,10 @@ export function parseCuhkPedes(json: unknown, imageRoot = '', source = 'reid_raw
 }
 
 /**
- * Parses ICFG-PEDES `ICFG-PEDES.json` (same record layout as CUHK-PEDES, `file_path`); pids are
- * used as they are (no shift) and the training ones must be `0 … n-1`. Arguments and errors as
- * {@link parseCuhkPedes}.
+ * Parses ICFG-PEDES `ICFG-PEDES.json`: records `{ split, id, file_path, captions,
+ * processed_tokens }` (one caption per image), `split` 'train' (34,674 records) or 'test'
+ * (19,848) and no 'val', so the val split comes out empty. Pids are used as they are (no shift)
+ * and the training ones must be `0 … n-1`. Arguments and errors as {@link parseCuhkPedes}.
  */
 export function parseIcfgPedes(json: unknown, imageRoot = '', source = 'ICFG-PEDES.json'): PersonDataset {
   return parseReference('ICFG-PEDES', json, imageRoot, source);
@@ -272,8 +310,9 @@ export function parseRstpReid(json: unknown, imageRoot = '', source = 'data_capt
  * @param imageRoot prefix joined before `imageRoot` of the file and each `image` (default '').
  * @param source file name used in error messages.
  * @returns the dataset plus `trainPidMap` (original pid → training label).
- * @throws Error naming the file, split, entry index and field for a missing or mistyped field,
- *   a non-integer pid or an empty split.
+ * @throws Error naming the file, split, entry index and field for a missing or mistyped field or
+ *   a non-integer pid, and for a file whose splits are all empty. An empty split (`"val": []`,
+ *   `"train": []` for an evaluation-only file) is accepted (see {@link assertSplitNotEmpty}).
  */
 export function parseGenericAnnotations(
   json: unknown,

@@ -104,26 +104,35 @@ export async function readImageFile(path: string): Promise<DecodedImage> {
  * `tf.browser.fromPixels`. Not exercised by the Node test suite (Node has no
  * `createImageBitmap`).
  *
- * @returns a new {@link DecodedImage} (no tensors are left behind).
+ * @returns a new {@link DecodedImage} (no tensors are left behind; an `ImageBitmap` this function
+ *   creates from a Blob or URL is closed, also on error, while one passed in stays open: the
+ *   caller owns it).
  */
 export async function decodeImageBrowser(
   source: Blob | string | ImageBitmap | HTMLImageElement | HTMLCanvasElement,
 ): Promise<DecodedImage> {
   let pixels: ImageBitmap | HTMLImageElement | HTMLCanvasElement;
+  let created: ImageBitmap | null = null;
   if (typeof source === 'string') {
     const response = await fetch(source);
     if (!response.ok) throw new Error(`decodeImageBrowser: fetching '${source}' failed with HTTP ${response.status}`);
-    pixels = await createImageBitmap(await response.blob());
+    created = await createImageBitmap(await response.blob());
+    pixels = created;
   } else if (typeof Blob !== 'undefined' && source instanceof Blob) {
-    pixels = await createImageBitmap(source);
+    created = await createImageBitmap(source);
+    pixels = created;
   } else {
     pixels = source as ImageBitmap | HTMLImageElement | HTMLCanvasElement;
   }
-  const t = tf.browser.fromPixels(pixels, 3);
   try {
-    const [height, width] = t.shape;
-    return { data: Uint8Array.from(await t.data()), height, width };
+    const t = tf.browser.fromPixels(pixels, 3);
+    try {
+      const [height, width] = t.shape;
+      return { data: Uint8Array.from(await t.data()), height, width };
+    } finally {
+      t.dispose();
+    }
   } finally {
-    t.dispose();
+    created?.close();
   }
 }
