@@ -214,3 +214,12 @@ export function validateConfig(c: IRRAConfig): void {
   }
   if (new Set(c.lossNames).size !== c.lossNames.length) fail('lossNames', 'a list without repeats', c.lossNames);
 }
+
+/**
+ * Grid `[ny, nx]` of patch positions for an image size, patch and stride — the reference's
+ * `(H - patch) // stride + 1` per side (stride < patch gives overlapping patches).
+ * @example patchGrid([384, 128], 16, 16); // [24, 8]
+ */
+export function patchGrid(imageSize: readonly [number, number], patch: number, stride: number): [number, number] {
+  return [Math.floor((imageSize[0] - patch) / stride) + 1, Math.floor((imageSize[1] - patch) / stride) + 1];
+}

@@ -15,6 +15,7 @@ export {
   LOSS_NAMES,
   type LossName,
   type PresetName,
+  patchGrid,
   presets,
   validateConfig,
 } from './config';
@@ -49,6 +50,15 @@ export {
 } from './eval/evaluator';
 export { type PidsLike, RANK_DEFAULTS, type RankOptions, type RankResult, rank, rankAsync } from './eval/rank';
 export { encodeGalleryInWorkers, GALLERY_WORKERS_DEFAULTS, type GalleryWorkersOptions } from './eval/workers';
+export {
+  EXPORT_ONNX_DEFAULTS,
+  type ExportOnnxOptions,
+  exportOnnx,
+  exportOnnxAsync,
+  type OnnxPart,
+} from './export/onnx';
+export { type OnnxPreprocess, onnxPreprocess } from './export/preprocess';
+export { BATCH_AXIS, ONNX_IO_NAMES } from './export/towers';
 export * from './layers/index';
 export {
   CMPM_DEFAULTS,

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type * as tf from '@tensorflow/tfjs-core';
 import { BACKENDS_DEFAULTS, selectBackend } from '../backends';
-import { type IRRAConfig, LOSS_NAMES, type LossName, type PresetName, presets } from '../config';
+import { type IRRAConfig, LOSS_NAMES, type LossName, type PresetName, patchGrid, presets } from '../config';
 import type { DatasetName, PersonDataset } from '../data/annotations';
 import { evaluationBatches } from '../data/batch';
 import { buildTransforms } from '../data/transforms';
@@ -365,10 +365,7 @@ export function integerFlag(
   return n;
 }
 
-/** Grid `[ny, nx]` of patch positions for an image size, patch and stride (the reference's formula). */
-export function patchGrid(imageSize: readonly [number, number], patch: number, stride: number): [number, number] {
-  return [Math.floor((imageSize[0] - patch) / stride) + 1, Math.floor((imageSize[1] - patch) / stride) + 1];
-}
+export { patchGrid };
 
 /** What {@link loadModel} found in a checkpoint file. */
 export interface LoadedModel {

@@ -8,3 +8,4 @@ export {
   type IRRALosses,
   totalLoss,
 } from './irra';
+export { IRRA_LOAD_DEFAULTS, type IRRALoadOptions, type LoadProgress, loadIRRA, type ModelSource } from './load';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { type IRRAConfig, type IRRAConfigOptions, irraConfig, validateConfig } from '../config';
+import { type IRRAConfig, validateConfig } from '../config';
 import { CrossModalEncoder } from '../layers/cross_modal_encoder';
 import { MlmHead } from '../layers/mlm_head';
 import { argmaxRows, poolAt, TextTransformer } from '../layers/text_transformer';
@@ -20,6 +20,8 @@ import { cmpmLoss, idLoss, itcLoss, mlmLoss, sdmLoss } from '../losses';
 import { embeddingLookup } from '../ops/embedding';
 import { linear } from '../ops/linear';
 import { Rng } from '../ops/random';
+import { inferConfig } from './infer_config';
+import { type IRRALoadOptions, loadIRRA, type ModelSource } from './load';
 
 /**
  * Which transformer stacks recompute their blocks in the backward pass (see
@@ -76,6 +78,21 @@ export interface IRRALosses {
   txt_acc?: tf.Scalar;
   /** Share of labelled MLM positions predicted right (with 'mlm'). */
   mlm_acc?: tf.Scalar;
+  /** `[B, embedDim]` global image features (only with `splitBatchLosses`). */
+  image_feats?: tf.Tensor2D;
+  /** `[B, embedDim]` global text features (only with `splitBatchLosses`). */
+  text_feats?: tf.Tensor2D;
+}
+
+/** Options of {@link IRRA.computeLosses}. */
+export interface ComputeLossesOptions {
+  /**
+   * Leave out the batch-level losses (SDM, ITC, CMPM: they compare every caption with every image
+   * of the batch) and return the global features they take instead, `image_feats` and
+   * `text_feats`: for data-parallel training, where each worker holds a slice of the batch and
+   * one process computes {@link IRRA.batchLosses} over the whole batch. Default false.
+   */
+  splitBatchLosses?: boolean;
 }
 
 /**
@@ -144,6 +161,8 @@ export class IRRA {
   private readonly classifierBias: tfl.LayerVariable | null;
   private readonly entries: ReferenceWeight[];
   private readonly byName: Map<string, ReferenceWeight>;
+  /** What {@link IRRA.load} noticed about the checkpoint (e.g. "CLIP towers only"); empty otherwise. */
+  readonly warnings: string[] = [];
   private disposed = false;
 
   private constructor(config: IRRAConfig, seed: number, initialize: boolean) {
@@ -285,78 +304,7 @@ export class IRRA {
    * @throws Error when a needed weight is missing or an override contradicts the shapes.
    */
   static fromStateDict(map: Map<string, tf.Tensor>, overrides: Partial<IRRAConfig> = {}): IRRA {
-    const need = (name: string): tf.Tensor => {
-      const t = map.get(name);
-      if (!t) throw new Error(`IRRA.fromStateDict: state dict has no '${name}', which the architecture needs`);
-      return t;
-    };
-    const countBlocks = (prefix: string): number => {
-      const ids = new Set<string>();
-      for (const k of map.keys()) {
-        if (k.startsWith(prefix)) ids.add(k.slice(prefix.length).split('.')[0]);
-      }
-      return ids.size;
-    };
-    const conv = need('base_model.visual.conv1.weight');
-    const patch = conv.shape[3] as number;
-    const visionWidth = conv.shape[0];
-    const posRows = need('base_model.visual.positional_embedding').shape[0];
-    const strideSize: number = overrides.strideSize ?? patch;
-    let imageSize = overrides.imageSize;
-    if (!imageSize) {
-      const g = Math.round(Math.sqrt(posRows - 1));
-      if (g * g !== posRows - 1 || strideSize !== patch) {
-        throw new Error(
-          `IRRA.fromStateDict: cannot infer imageSize from ${posRows - 1} patch positions; pass overrides.imageSize (and strideSize)`,
-        );
-      }
-      imageSize = [g * patch, g * patch];
-    }
-    const ny = Math.floor((imageSize[0] - patch) / strideSize) + 1;
-    const nx = Math.floor((imageSize[1] - patch) / strideSize) + 1;
-    if (ny * nx + 1 !== posRows) {
-      throw new Error(
-        `IRRA.fromStateDict: imageSize [${imageSize}] with patch ${patch} and stride ${strideSize} gives ${ny}×${nx}+1 = ${ny * nx + 1} positions, but base_model.visual.positional_embedding has ${posRows}`,
-      );
-    }
-    const hasClassifier = map.has('classifier.weight');
-    const hasFusion = map.has('cross_attn.in_proj_weight');
-    const inferredLosses: IRRAConfig['lossNames'] = ['sdm'];
-    if (hasClassifier) inferredLosses.push('id');
-    if (hasFusion) inferredLosses.push('mlm');
-    const lossNames = overrides.lossNames ?? inferredLosses;
-    if (lossNames.includes('id') && !hasClassifier) {
-      throw new Error("IRRA.fromStateDict: overrides.lossNames has 'id' but the state dict has no classifier.weight");
-    }
-    if (lossNames.includes('mlm') && !hasFusion) {
-      throw new Error("IRRA.fromStateDict: overrides.lossNames has 'mlm' but the state dict has no cross_attn weights");
-    }
-    const transformerWidth = need('base_model.ln_final.weight').shape[0];
-    const embedDim = need('base_model.text_projection').shape[1];
-    const inferred: IRRAConfigOptions = {
-      embedDim,
-      imageSize: [imageSize[0], imageSize[1]],
-      visionLayers: countBlocks('base_model.visual.transformer.resblocks.'),
-      visionWidth,
-      visionPatchSize: patch,
-      strideSize,
-      contextLength: need('base_model.positional_embedding').shape[0],
-      vocabSize: need('base_model.token_embedding.weight').shape[0],
-      transformerWidth,
-      transformerLayers: countBlocks('base_model.transformer.resblocks.'),
-      cmtDepth: hasFusion ? countBlocks('cross_modal_transformer.resblocks.') : (overrides.cmtDepth ?? 4),
-      numClasses: hasClassifier ? need('classifier.weight').shape[0] : (overrides.numClasses ?? 1),
-      lossNames,
-    };
-    for (const [k, v] of Object.entries(inferred)) {
-      const o = overrides[k as keyof IRRAConfig];
-      if (o !== undefined && JSON.stringify(o) !== JSON.stringify(v)) {
-        throw new Error(
-          `IRRA.fromStateDict: overrides.${k} = ${JSON.stringify(o)} contradicts the state dict's ${JSON.stringify(v)}`,
-        );
-      }
-    }
-    const config = irraConfig({ preset: 'ViT-B/16', ...overrides, ...inferred });
+    const config = inferConfig(new Map([...map].map(([k, t]) => [k, t.shape])), overrides, 'IRRA.fromStateDict');
     const model = new IRRA(config, 0, false);
     try {
       model.loadStateDict(map);
@@ -365,6 +313,58 @@ export class IRRA {
       throw e;
     }
     return model;
+  }
+
+  /**
+   * A model of `config` whose parameters are filled one at a time from `weights`: for each
+   * reference name, `weights(name)` returns a new float32 tensor in the reference (PyTorch)
+   * layout, which is copied into the model and disposed at once — so a whole second copy of the
+   * weights never exists (what {@link IRRA.load} uses to keep its peak memory low). Nothing is
+   * randomly initialised.
+   *
+   * @throws Error (and disposes the half-built model) when `weights` returns nothing, a misshapen
+   * tensor or a non-float32 one for a name.
+   */
+  static fromWeights(
+    config: IRRAConfig,
+    weights: (name: string, referenceShape: number[]) => tf.Tensor | undefined,
+  ): IRRA {
+    const model = new IRRA(config, 0, false);
+    try {
+      for (const e of model.entries) {
+        const want = referenceShape(e);
+        const t = weights(e.name, want);
+        if (!t) throw new Error(`IRRA.fromWeights: no weight for '${e.name}', which the architecture needs`);
+        try {
+          if (!tf.util.arraysEqual(t.shape, want) || t.dtype !== 'float32') {
+            throw new Error(`IRRA.fromWeights: '${e.name}' must be float32 [${want}], got ${t.dtype} ${shapeOf(t)}`);
+          }
+          const stored = fromReferenceLayout(t, e.layout);
+          e.weight.write(stored);
+          stored.dispose();
+        } finally {
+          t.dispose();
+        }
+      }
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    return model;
+  }
+
+  /**
+   * Loads any checkpoint in one call and returns the model, its architecture inferred from the
+   * shapes: IRRA `best.pth`, OpenAI's TorchScript `ViT-B-16.pt`, CLIP state dicts, Hugging Face
+   * `model.safetensors`, `saveSafetensors` output, an `irra-tfjs train` checkpoint, or the tfjs
+   * format of `saveWeights` — from a Node path, a URL, bytes, a Blob/File or a Map. See
+   * {@link loadIRRA} for every option; the caller owns the model (`dispose()`).
+   *
+   * @example
+   * const model = await IRRA.load('best.pth'); // 384×128 crops, stride 16: the reference's settings
+   */
+  static load(source: ModelSource, options: IRRALoadOptions = {}): Promise<IRRA> {
+    return loadIRRA(source, options);
   }
 
   /** The logit scale of the similarity losses, `1 / temperature` (a constant, not learned). */
@@ -617,24 +617,14 @@ export class IRRA {
    *
    * @throws Error on a malformed batch (shapes, dtypes, id ranges, batch sizes that disagree).
    */
-  computeLosses(batch: IRRABatch): IRRALosses {
+  computeLosses(batch: IRRABatch, options: ComputeLossesOptions = {}): IRRALosses {
     return tf.tidy(() => {
       const r = this.run(batch, false);
       const c = this.config;
-      const s = this.logitScale;
-      const out: IRRALosses = {};
       const names = c.lossNames;
-      if (names.includes('itc')) out.itc_loss = itcLoss(r.imageFeats, r.textFeats, s);
-      if (names.includes('sdm')) {
-        out.sdm_loss = sdmLoss(
-          r.imageFeats,
-          r.textFeats,
-          batch.pids,
-          s,
-          batch.imageIds ? { imageIds: batch.imageIds } : {},
-        );
-      }
-      if (names.includes('cmpm')) out.cmpm_loss = cmpmLoss(r.imageFeats, r.textFeats, batch.pids);
+      const out: IRRALosses = options.splitBatchLosses
+        ? { image_feats: r.imageFeats, text_feats: r.textFeats }
+        : this.batchLosses(r.imageFeats, r.textFeats, batch.pids, batch.imageIds);
       if (names.includes('id') && this.classifierWeight && this.classifierBias) {
         const w = read2d(this.classifierWeight);
         const bias = read1d(this.classifierBias);
@@ -653,6 +643,28 @@ export class IRRA {
       }
       return out as unknown as tf.TensorContainerObject;
     }) as unknown as IRRALosses;
+  }
+
+  /**
+   * The batch-level losses the config names (`itc_loss`, `sdm_loss`, `cmpm_loss`, in that order)
+   * of global features `[B, embedDim]` and int32 `pids` `[B]` (and `imageIds` `[B]` for SDM's soft
+   * labels), as {@link IRRA.computeLosses} computes them. New scalars, owned by the caller.
+   */
+  batchLosses(
+    imageFeats: tf.Tensor2D,
+    textFeats: tf.Tensor2D,
+    pids: tf.Tensor1D,
+    imageIds?: tf.Tensor1D,
+  ): Pick<IRRALosses, 'itc_loss' | 'sdm_loss' | 'cmpm_loss'> {
+    const names = this.config.lossNames;
+    const s = this.logitScale;
+    const out: IRRALosses = {};
+    if (names.includes('itc')) out.itc_loss = itcLoss(imageFeats, textFeats, s);
+    if (names.includes('sdm')) {
+      out.sdm_loss = sdmLoss(imageFeats, textFeats, pids, s, imageIds ? { imageIds } : {});
+    }
+    if (names.includes('cmpm')) out.cmpm_loss = cmpmLoss(imageFeats, textFeats, pids);
+    return out;
   }
 
   /** Frees every parameter. The model cannot be used afterwards. */
