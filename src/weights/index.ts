@@ -9,7 +9,7 @@ export {
   type StateDictTarget,
   saveSafetensors,
 } from './checkpoint';
-export { type ByteDtype, DTYPE_BYTES } from './dtypes';
+export { type ByteDtype, DTYPE_BYTES, float32ToHalfBits } from './dtypes';
 export {
   type CheckpointFormat,
   convertStateDict,
@@ -41,6 +41,8 @@ export {
   SAFETENSORS_DEFAULTS,
   type SafetensorsDtype,
   type SerializeSafetensorsOptions,
+  type RawSafetensorsEntry,
+  serializeRawSafetensors,
   serializeSafetensors,
 } from './safetensors';
 export {

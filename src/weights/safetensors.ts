@@ -327,18 +327,8 @@ export function serializeSafetensors(
     parts.push({ name, dtype, tensor: t, bytes });
     offset += bytes;
   }
-  let json = JSON.stringify(header);
-  const align = SAFETENSORS_DEFAULTS.headerAlignment;
-  let headerBytes = new TextEncoder().encode(json);
-  const pad = (align - (headerBytes.byteLength % align)) % align;
-  if (pad > 0) {
-    json += ' '.repeat(pad);
-    headerBytes = new TextEncoder().encode(json);
-  }
-  const out = new Uint8Array(8 + headerBytes.byteLength + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.byteLength), true);
-  out.set(headerBytes, 8);
-  let pos = 8 + headerBytes.byteLength;
+  const { out, dataStart } = allocateSafetensors(header, offset);
+  let pos = dataStart;
   for (const p of parts) {
     const values = p.tensor.dataSync();
     const dst = new DataView(out.buffer, pos, p.bytes);
@@ -358,6 +348,74 @@ export function serializeSafetensors(
       for (let i = 0; i < v.length; i++) out[pos + i] = v[i] ? 1 : 0;
     }
     pos += p.bytes;
+  }
+  return out;
+}
+
+/** The file's bytes with the 8-byte length and the header (padded for alignment) written, data zeroed. */
+function allocateSafetensors(
+  header: Record<string, unknown>,
+  dataBytes: number,
+): { out: Uint8Array; dataStart: number } {
+  let json = JSON.stringify(header);
+  const align = SAFETENSORS_DEFAULTS.headerAlignment;
+  let headerBytes = new TextEncoder().encode(json);
+  const pad = (align - (headerBytes.byteLength % align)) % align;
+  if (pad > 0) {
+    json += ' '.repeat(pad);
+    headerBytes = new TextEncoder().encode(json);
+  }
+  const out = new Uint8Array(8 + headerBytes.byteLength + dataBytes);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.byteLength), true);
+  out.set(headerBytes, 8);
+  return { out, dataStart: 8 + headerBytes.byteLength };
+}
+
+/** One entry of {@link serializeRawSafetensors}: little-endian bytes already in the stored dtype. */
+export interface RawSafetensorsEntry {
+  /** Stored dtype. */
+  dtype: SafetensorsDtype;
+  /** Shape, C order. */
+  shape: number[];
+  /** The data, `product(shape) × bytes per element` bytes, little-endian. */
+  bytes: Uint8Array;
+}
+
+/**
+ * Serializes entries whose bytes are already encoded (e.g. float16 features, UTF-8 text as `U8`)
+ * into a safetensors file, in map order, header padded for 8-byte alignment. No tensors involved.
+ *
+ * @throws Error when an entry's byte length does not match its dtype and shape, or a name or a
+ * metadata value is invalid.
+ */
+export function serializeRawSafetensors(
+  entries: Map<string, RawSafetensorsEntry>,
+  metadata?: Record<string, string>,
+): Uint8Array {
+  const header: Record<string, unknown> = {};
+  if (metadata !== undefined) {
+    for (const [k, v] of Object.entries(metadata)) {
+      if (typeof v !== 'string')
+        throw new Error(`serializeRawSafetensors(metadata): value of '${k}' must be a string, got ${typeof v}`);
+    }
+    header.__metadata__ = metadata;
+  }
+  let offset = 0;
+  for (const [name, e] of entries) {
+    const want = e.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[e.dtype];
+    if (name === '' || name === '__metadata__' || e.bytes.byteLength !== want) {
+      throw new Error(
+        `serializeRawSafetensors(entries): '${name}' must be a valid name with ${want} bytes for ${e.dtype} [${e.shape}], got ${e.bytes.byteLength}`,
+      );
+    }
+    header[name] = { dtype: e.dtype, shape: e.shape, data_offsets: [offset, offset + want] };
+    offset += want;
+  }
+  const { out, dataStart } = allocateSafetensors(header, offset);
+  let pos = dataStart;
+  for (const e of entries.values()) {
+    out.set(e.bytes, pos);
+    pos += e.bytes.byteLength;
   }
   return out;
 }

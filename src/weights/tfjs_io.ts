@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { StateDictSource } from './checkpoint';
+import { float32ToHalfBits } from './dtypes';
 import { nodeFs, nodePath } from './node';
 
 /** Defaults of the tfjs-format save/load. */
@@ -24,35 +25,6 @@ export interface SaveWeightsOptions {
 
 const BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1 };
 const QBYTES: Record<string, number> = { float16: 2, uint16: 2, uint8: 1 };
-
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** float32 → IEEE half bits, rounding to nearest even. */
-function toHalf(v: number): number {
-  f32[0] = v;
-  const x = u32[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let h = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && h & 1)) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
-  return sign | h;
-}
 
 function collect(
   source: StateDictSource | Map<string, tf.Tensor>,
@@ -84,7 +56,7 @@ export async function encodeWeightArtifacts(
       const values = await t.data();
       if (t.dtype === 'float32') {
         const h = new Uint16Array(values.length);
-        for (let i = 0; i < values.length; i++) h[i] = toHalf(values[i] as number);
+        for (let i = 0; i < values.length; i++) h[i] = float32ToHalfBits(values[i] as number);
         parts.push(new Uint8Array(h.buffer));
         weightSpecs.push({ name, shape: t.shape, dtype: 'float32', quantization: { dtype: 'float16' } });
       } else {
