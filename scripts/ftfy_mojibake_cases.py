@@ -14,7 +14,11 @@ Builds the test data of test/ftfy.test.ts that needs Python:
    Each case records ftfy 6.3's `fix_text` of the garbled text, and whether that equals
    `fix_text` of the sentence itself (ftfy restored it).
 
-2. The field "ftfy-6.3" in test/data/ftfy/{negative,synthetic,in-the-wild}.json, on the cases
+2. test/data/ftfy/random.json: 2,000 random strings (seeded) built from the characters ftfy's
+   heuristics look at (its badness categories and UTF-8 clues, spaces, `&`, `<`, line breaks,
+   entities, ligatures) and from garbled words, with ftfy 6.3's `fix_text` of each.
+
+3. The field "ftfy-6.3" in test/data/ftfy/{negative,synthetic,in-the-wild}.json, on the cases
    where ftfy 6.3's output differs from the file's "fixed" (cases added to ftfy's tests after
    6.3, for later heuristics).
 
@@ -23,10 +27,13 @@ Run: python3 scripts/ftfy_mojibake_cases.py
 """
 
 import json
+import random
 import sys
 from pathlib import Path
 
 import ftfy
+from ftfy.badness import MOJIBAKE_CATEGORIES
+from ftfy.chardata import UTF8_CLUES
 
 if not ftfy.__version__.startswith("6.3"):
     raise SystemExit(f"needs ftfy 6.3 (the reference's version), found {ftfy.__version__}")
@@ -140,6 +147,29 @@ def mojibake_cases() -> list[dict]:
     return cases
 
 
+def random_cases(count: int = 2000, seed: int = 13) -> list[dict]:
+    rng = random.Random(seed)
+    heuristic_chars = sorted(set("".join(MOJIBAKE_CATEGORIES.values()) + "".join(UTF8_CLUES.values())) - {"-"})
+    pieces = heuristic_chars + list("abcXYZ  .,?!\n\r&<;é\xa0\xad") + [
+        "Ã", "Â", "â€", "Ã©", "&amp;", "&eacute;", "&EACUTE;", "\x1b[1m", "ﬁ", "Ａ", "\u2028",
+    ]
+    words = ["café", "naïve", "Straße", "Привет", "Ελλάδα", "שלום", "日本語", "✔", "😍", "—", "“q”", "…", "Øresund"]
+    cases = []
+    while len(cases) < count:
+        if rng.random() < 0.4:
+            text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
+        else:
+            text = " ".join(rng.choice(words) for _ in range(rng.randint(1, 4)))
+            for _ in range(rng.choice([1, 1, 2])):
+                text = garble(text, rng.choice(list(ENCODINGS)))
+            if rng.random() < 0.3:
+                text = rng.choice(words) + " " + text
+            if rng.random() < 0.2:
+                text = text.replace("\xa0", " ")
+        cases.append({"text": text, "ftfy": ftfy.fix_text(text)})
+    return cases
+
+
 def annotate_ftfy_cases() -> None:
     for name in ("negative", "synthetic", "in-the-wild"):
         path = DATA / f"{name}.json"
@@ -155,6 +185,7 @@ def annotate_ftfy_cases() -> None:
 def main() -> None:
     cases = mojibake_cases()
     (DATA / "mojibake20.json").write_text(dumps(cases), encoding="utf-8")
+    (DATA / "random.json").write_text(dumps(random_cases()), encoding="utf-8")
     annotate_ftfy_cases()
     restored = sum(c["restored"] for c in cases)
     print(f"{len(cases)} mojibake cases, ftfy 6.3 restores {restored}", file=sys.stderr)

@@ -5,8 +5,8 @@
  * reference's `html.unescape` twice, strip, whitespace collapse, lower case, BPE), which never pass
  * through our `fixText`.
  *
- * Data: test/data/ftfy/ (README there): ftfy's own negative, synthetic and in-the-wild cases, and
- * 640 cases of mojibake made from sentences in 20 languages.
+ * Data: test/data/ftfy/ (README there): ftfy's own negative, synthetic and in-the-wild cases,
+ * 640 cases of mojibake made from sentences in 20 languages, and 2,000 random strings.
  */
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
@@ -190,6 +190,21 @@ describe.runIf(onCpu)('ftfy 6.3 port: mojibake of sentences in 20 languages', ()
       console.log(`  ${mode}: ${ok}/${sub.length}`);
     }
     expect(rate(t)).toBeGreaterThanOrEqual(GOALS.ownMojibake);
+  });
+});
+
+describe.runIf(onCpu)('ftfy 6.3 port: random strings of the characters its heuristics look at', () => {
+  const cases = data<Array<{ text: string; ftfy: string }>>('random.json');
+
+  it('gives exactly the text of ftfy 6.3 on every one of 2,000', () => {
+    const wrong = cases.filter((c) => fixText(c.text) !== c.ftfy);
+    console.log(`ftfy parity, random strings: ${cases.length - wrong.length}/${cases.length} identical`);
+    for (const c of wrong)
+      console.log(
+        `  differs: ${JSON.stringify(c.text)} → ftfy ${JSON.stringify(c.ftfy)}, ours ${JSON.stringify(fixText(c.text))}`,
+      );
+    expect(cases).toHaveLength(2000);
+    expect(wrong).toHaveLength(0);
   });
 });
 
