@@ -73,8 +73,15 @@ export {
 } from './losses';
 export { crossAttentionMap, crossAttentionWeights } from './model/cross_attention_map';
 export * from './model/index';
+export {
+  LANCE_STORE_DEFAULTS,
+  type LanceGalleryStore,
+  type LanceIndexOptions,
+  type LanceStoreOptions,
+  lanceStore,
+} from './search/stores/lancedb';
+export { MEMORY_STORE_DEFAULTS, type MemoryStoreOptions, memoryStore } from './search/stores/memory';
 export * from './tokenizer/index';
 export * from './train/checkpoint_io';
 export * from './train/index';
 export * from './weights/index';
-export { MEMORY_STORE_DEFAULTS, type MemoryStoreOptions, memoryStore } from './search/stores/memory';

@@ -6,13 +6,9 @@
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import type { GalleryStore, RowMetadata, SearchHit } from '../../src/search/types';
+import { type RefRow, stack } from './synthetic_rows';
 
-/** A row as the reference sees it. */
-export interface RefRow {
-  id: string;
-  features: Float32Array;
-  metadata?: RowMetadata;
-}
+export { normalisedRows, type RefRow, stack } from './synthetic_rows';
 
 /**
  * The `k` best rows per query by dot product, computed in float64 on the host: best first, ties in
@@ -35,14 +31,6 @@ export function bruteForce(
     scored.sort((a, b) => b.score - a.score || a.order - b.order);
     out.push(scored.slice(0, k).map((h, i) => ({ id: h.id, score: h.score, rank: i + 1 })));
   }
-  return out;
-}
-
-/** Row-major features of `rows`. */
-export function stack(rows: readonly RefRow[]): Float32Array {
-  const dim = rows[0]?.features.length ?? 0;
-  const out = new Float32Array(rows.length * dim);
-  for (let i = 0; i < rows.length; i++) out.set(rows[i].features, i * dim);
   return out;
 }
 
@@ -142,21 +130,6 @@ export async function readAll(store: GalleryStore, blockSize?: number): Promise<
     });
   }
   return out;
-}
-
-/** Deterministic L2-normalised rows of width `dim` (a simple LCG; not for statistics). */
-export function normalisedRows(n: number, dim: number, seed: number, prefix = 'r'): RefRow[] {
-  let state = seed >>> 0 || 1;
-  const next = () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 4294967296 - 0.5;
-  };
-  return Array.from({ length: n }, (_, i) => {
-    const f = Float32Array.from({ length: dim }, next);
-    const norm = Math.hypot(...f);
-    for (let c = 0; c < dim; c++) f[c] /= norm;
-    return { id: `${prefix}${i}`, features: f };
-  });
 }
 
 /**
