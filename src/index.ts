@@ -74,6 +74,36 @@ export {
 export { crossAttentionMap, crossAttentionWeights } from './model/cross_attention_map';
 export * from './model/index';
 export {
+  createOnnxEngine,
+  ONNX_ENGINE_DEFAULTS,
+  type OnnxEngine,
+  type OnnxEngineOptions,
+} from './search/engines/onnxruntime';
+export type { OnnxRuntimeModule, OnnxRuntimePackage, OrtSession, OrtTensor } from './search/engines/onnxruntime_loader';
+export { createTfjsEngine, createTfjsEngine } from './search/engines/tfjs';
+export {
+  clipPreprocessing,
+  type ImageDecoder,
+  type ImageSource,
+  type Preprocessing,
+  type RgbaPixels,
+} from './search/image_source';
+export { L2_EPSILON, l2NormalizeRows } from './search/normalize';
+export {
+  type AddImagesOptions,
+  type AddImagesProgress,
+  type AddImagesReport,
+  type Explanation,
+  type LoadIndexOptions,
+  modelFingerprint,
+  PERSON_SEARCH_DEFAULTS,
+  PersonSearch,
+  type PersonSearchOptions,
+  type SaveIndexOptions,
+  type SearchOptions,
+  type SearchQuery,
+} from './search/person_search';
+export {
   LANCE_STORE_DEFAULTS,
   type LanceGalleryStore,
   type LanceIndexOptions,
@@ -81,6 +111,14 @@ export {
   lanceStore,
 } from './search/stores/lancedb';
 export { MEMORY_STORE_DEFAULTS, type MemoryStoreOptions, memoryStore } from './search/stores/memory';
+export type {
+  EncoderEngine,
+  GalleryStore,
+  RowMetadata,
+  SearchHit,
+  StoredRows,
+  StoreSearchOptions,
+} from './search/types';
 export * from './tokenizer/index';
 export * from './train/checkpoint_io';
 export * from './train/index';
