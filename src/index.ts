@@ -57,7 +57,7 @@ export {
   exportOnnxAsync,
   type OnnxPart,
 } from './export/onnx';
-export { type OnnxPreprocess, onnxPreprocess } from './export/preprocess';
+export { ONNX_FILES, type OnnxPreprocess, onnxPreprocess } from './export/preprocess';
 export { BATCH_AXIS, ONNX_IO_NAMES } from './export/towers';
 export * from './layers/index';
 export {
@@ -80,7 +80,7 @@ export {
   type OnnxEngineOptions,
 } from './search/engines/onnxruntime';
 export type { OnnxRuntimeModule, OnnxRuntimePackage, OrtSession, OrtTensor } from './search/engines/onnxruntime_loader';
-export { createTfjsEngine, createTfjsEngine } from './search/engines/tfjs';
+export { createTfjsEngine } from './search/engines/tfjs';
 export {
   clipPreprocessing,
   type ImageDecoder,

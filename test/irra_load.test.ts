@@ -203,7 +203,7 @@ describe('IRRA.load', () => {
       }
       const weights = reference.stateDict();
       const bytes = serializeTrainerCheckpoint(
-        { epoch: 3, bestR1: 1, bestEpoch: 2, weights, optimizer: { optimizer: 'adam', step: 0, lrs: [], params: {} } },
+        { epoch: 3, bestR1: 1, bestEpoch: 2, weights, optimizer: { optimizer: 'Adam', step: 0, lrs: [], params: {} } },
         { config: reference.config },
       );
       for (const t of weights.values()) t.dispose();
