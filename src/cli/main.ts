@@ -5,6 +5,7 @@
 import { commandDemo } from './demo_command';
 import { commandEncode } from './encode_command';
 import { commandEval } from './eval_command';
+import { commandExport } from './export_command';
 import { commandTrain } from './train_command';
 
 const COMMANDS: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
@@ -15,6 +16,10 @@ const COMMANDS: Record<string, { summary: string; run: (argv: string[]) => Promi
   },
   eval: { summary: 'evaluate a checkpoint: t2i R1, R5, R10, mAP, mINP', run: (a) => commandEval(a) },
   encode: { summary: 'encode images or captions to features (.safetensors or .npy)', run: (a) => commandEncode(a) },
+  export: {
+    summary: 'export the image and text towers as ONNX graphs (+ preprocess.json)',
+    run: (a) => commandExport(a),
+  },
 };
 
 function usage(): string {

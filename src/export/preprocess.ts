@@ -6,6 +6,13 @@ import type { IRRAConfig } from '../config';
 import { TRANSFORM_DEFAULTS } from '../data/transforms';
 import { BATCH_AXIS, ONNX_IO_NAMES } from './towers';
 
+/** The file names of an ONNX export folder (`irra-tfjs export --format onnx`), by part. */
+export const ONNX_FILES = {
+  image: 'image_encoder.onnx',
+  text: 'text_encoder.onnx',
+  preprocess: 'preprocess.json',
+} as const;
+
 /** The contents of `preprocess.json` (snake_case keys, for tools in any language). */
 export interface OnnxPreprocess {
   /** Format tag and version of this file. */
@@ -14,7 +21,7 @@ export interface OnnxPreprocess {
   /** Image preprocessing of `image_encoder.onnx`'s input. */
   image: {
     /** File and input / output names. */
-    file: 'image_encoder.onnx';
+    file: typeof ONNX_FILES.image;
     input: string;
     output: string;
     /** Axis order of the input: `[batch, 3, height, width]`. */
@@ -31,7 +38,7 @@ export interface OnnxPreprocess {
   };
   /** Tokenization of `text_encoder.onnx`'s input. */
   text: {
-    file: 'text_encoder.onnx';
+    file: typeof ONNX_FILES.text;
     input: string;
     output: string;
     /** Tokenizer kind: CLIP's byte-level BPE (`bpe_simple_vocab_16e6.txt.gz`) with IRRA's `<|mask|>`. */
@@ -57,7 +64,7 @@ export function onnxPreprocess(config: IRRAConfig): OnnxPreprocess {
     format: 'irra-tfjs-onnx',
     version: 1,
     image: {
-      file: 'image_encoder.onnx',
+      file: ONNX_FILES.image,
       input: ONNX_IO_NAMES.image.input,
       output: ONNX_IO_NAMES.image.output,
       layout: 'NCHW',
@@ -69,7 +76,7 @@ export function onnxPreprocess(config: IRRAConfig): OnnxPreprocess {
       std: [...TRANSFORM_DEFAULTS.std],
     },
     text: {
-      file: 'text_encoder.onnx',
+      file: ONNX_FILES.text,
       input: ONNX_IO_NAMES.text.input,
       output: ONNX_IO_NAMES.text.output,
       tokenizer: 'clip-bpe',
