@@ -16,9 +16,9 @@
  * Memory per row: process RSS after the workload (it includes the wasm heap, which never shrinks),
  * the wasm heap size, and `tf.profile`'s peak of `tf.memory().numBytes` during the workload.
  * Writes `bench/results.json` (a list of `{ backend, workload, value, unit, rooflineRatio, ... }`)
- * and `bench/results.meta.json` (date, machine). onnxruntime-node, when it can be loaded (see
- * bench/onnx_peer.ts: installed outside the project, `IRRA_ORT_DIR`), adds the peer's rows: the same
- * towers as ONNX graphs of the same weights, checked against tfjs first, against ORT's own matMul
+ * and `bench/results.meta.json` (date, machine). onnxruntime-node, when it can be loaded (an
+ * optional peer dependency; see bench/onnx_peer.ts), adds the peer's rows: the same towers exported
+ * by `exportOnnx` with the same weights, checked against tfjs first, against ORT's own matMul
  * roofline (`--no-peer` leaves them out). The train step's Adam keeps its state in JavaScript memory
  * (`stateStorage: 'host'`), which lets batch 8 fit the 4 GB wasm heap. On wasm,
  * `image_encode_workers_1` / `_2`: images/s of `encodeGalleryInWorkers` with 1 and 2 worker
