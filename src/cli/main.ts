@@ -6,6 +6,8 @@ import { commandDemo } from './demo_command';
 import { commandEncode } from './encode_command';
 import { commandEval } from './eval_command';
 import { commandExport } from './export_command';
+import { commandIndex } from './index_command';
+import { commandSearch } from './search_command';
 import { commandTrain } from './train_command';
 
 const COMMANDS: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
@@ -19,6 +21,11 @@ const COMMANDS: Record<string, { summary: string; run: (argv: string[]) => Promi
   export: {
     summary: 'export the image and text towers as ONNX graphs (+ preprocess.json)',
     run: (a) => commandExport(a),
+  },
+  index: { summary: 'index a folder of images for search (memory index file or LanceDB)', run: (a) => commandIndex(a) },
+  search: {
+    summary: 'search an indexed gallery with text: table, --json lines, --html page with heat maps',
+    run: (a) => commandSearch(a),
   },
 };
 

@@ -243,18 +243,21 @@ function convert(command: string, name: string, spec: OptionSpec, raw: string | 
 /**
  * Parses `argv` against the command's option groups. Every option is `--name VALUE` (or
  * `--name=VALUE`); flags take no value. Values not given are absent from the result (the command
- * merges its DEFAULTS).
+ * merges its DEFAULTS). Positional arguments are refused unless `accept.positionals` (then they
+ * are returned in order; `--` ends the options).
  *
- * @returns `{ help: true }` when `--help`/`-h` was given, else the converted values.
+ * @returns `{ help: true }` when `--help`/`-h` was given, else the converted values and the
+ *   positional arguments.
  * @throws Error naming the command and the option for an unknown option, a missing value, a
  *   value that is not a number / integer / size, a value out of range or not among the choices,
- *   and for positional arguments.
+ *   and for positional arguments (unless accepted).
  */
 export function parseOptions(
   command: string,
   groups: readonly OptionGroup[],
   argv: readonly string[],
-): { help: boolean; values: Record<string, OptionValue> } {
+  accept: { positionals?: boolean } = {},
+): { help: boolean; values: Record<string, OptionValue>; positionals: string[] } {
   const specs: Record<string, OptionSpec> = {};
   for (const g of groups) Object.assign(specs, g.options);
   const config: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {};
@@ -280,8 +283,8 @@ export function parseOptions(
     }
     throw new Error(`${command}: ${err.message}`);
   }
-  if (parsed.values.help === true) return { help: true, values: {} };
-  if (parsed.positionals.length > 0) {
+  if (parsed.values.help === true) return { help: true, values: {}, positionals: [] };
+  if (parsed.positionals.length > 0 && !accept.positionals) {
     throw new Error(
       `${command}: unexpected argument '${parsed.positionals[0]}' (every option is --name VALUE; see --help)`,
     );
@@ -291,7 +294,7 @@ export function parseOptions(
     if (raw === undefined || name === 'help') continue;
     values[name] = convert(command, name, specs[name], raw as string | boolean | string[]);
   }
-  return { help: false, values };
+  return { help: false, values, positionals: parsed.positionals };
 }
 
 /** Activates `--backend` (or the first that loads of the defaults) and returns its name. */

@@ -135,6 +135,12 @@ export interface Explanation {
 export interface SaveIndexOptions {
   /** Store features as float16 (half the size; scores change by ~1e-3) instead of float32. */
   float16?: boolean;
+  /**
+   * Extra string entries for the file's safetensors metadata (e.g. where the images live), read
+   * back with `parseSafetensors(bytes).metadata`. The index's own keys (format, version,
+   * fingerprint, preprocessing, count, dim) cannot be overridden.
+   */
+  metadata?: Readonly<Record<string, string>>;
 }
 
 /** Options of {@link PersonSearch.load}: those of `create`, the store excepted (the file fills it). */
@@ -569,14 +575,22 @@ export class PersonSearch {
       const m = enc.encode(JSON.stringify(metadata));
       entries.set('metadata', { dtype: 'U8', shape: [m.byteLength], bytes: m });
     }
-    return serializeRawSafetensors(entries, {
+    const own: Record<string, string> = {
       format: PERSON_SEARCH_DEFAULTS.indexFormat,
       version: PERSON_SEARCH_DEFAULTS.indexVersion,
       fingerprint: this.fingerprint,
       preprocessing: JSON.stringify(this.preprocessing),
       count: String(n),
       dim: String(dim),
-    });
+    };
+    for (const [key, value] of Object.entries(options.metadata ?? {})) {
+      if (key in own)
+        throw new Error(`PersonSearch.serialize: options.metadata cannot set the index's own key '${key}'`);
+      if (typeof value !== 'string') {
+        throw new Error(`PersonSearch.serialize: options.metadata['${key}'] must be a string, got ${typeof value}`);
+      }
+    }
+    return serializeRawSafetensors(entries, { ...options.metadata, ...own });
   }
 
   /**
