@@ -83,35 +83,22 @@ for (const name of ['tiny_a', 'tiny_overlap']) {
       await text?.release();
     });
 
-    it('gives the image features of tfjs encodeImage (and of the reference)', async () => {
+    it('give the features of tfjs encodeImage / encodeText, and of the reference', async () => {
       const pixels = fixtureRaw(file, 'input.images');
       const nchw = Float32Array.from(pixels.data);
-      const onnx = await runImage(image, nchw, pixels.shape);
-      expectClose(onnx, tfjsImage(model, nchw, pixels.shape), {
-        tol: ONNX_TOL,
-        label: `${name} image_embeds vs tfjs`,
-        group: `onnx ${name}`,
-      });
-      expectClose(onnx, Float32Array.from(fixtureRaw(file, 'output.image_feats').data), {
-        kind: 'forward',
-        label: `${name} image_embeds vs reference`,
-        group: 'onnx vs reference outputs',
-      });
-    });
-
-    it('gives the text features of tfjs encodeText (and of the reference)', async () => {
       const ids = fixtureRaw(file, 'input.caption_ids');
-      const onnx = await runText(text, ids.data, ids.shape);
-      expectClose(onnx, tfjsText(model, ids.data, ids.shape), {
-        tol: ONNX_TOL,
-        label: `${name} text_embeds vs tfjs`,
-        group: `onnx ${name}`,
-      });
-      expectClose(onnx, Float32Array.from(fixtureRaw(file, 'output.text_feats').data), {
-        kind: 'forward',
-        label: `${name} text_embeds vs reference`,
-        group: 'onnx vs reference outputs',
-      });
+      const cases = [
+        { part: 'image', got: await runImage(image, nchw, pixels.shape), tfjs: tfjsImage(model, nchw, pixels.shape) },
+        { part: 'text', got: await runText(text, ids.data, ids.shape), tfjs: tfjsText(model, ids.data, ids.shape) },
+      ];
+      for (const { part, got, tfjs } of cases) {
+        expectClose(got, tfjs, { tol: ONNX_TOL, label: `${name} ${part}_embeds vs tfjs`, group: `onnx ${name}` });
+        expectClose(got, Float32Array.from(fixtureRaw(file, `output.${part}_feats`).data), {
+          kind: 'forward',
+          label: `${name} ${part}_embeds vs reference`,
+          group: 'onnx vs reference outputs',
+        });
+      }
     });
 
     it('property: any ids with an end-of-text id give tfjs encodeText features', async () => {

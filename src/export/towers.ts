@@ -112,6 +112,15 @@ class TowerBuilder {
     const act = g.op('Mul', [fc, g.op('Sigmoid', [g.op('Mul', [fc, g.scalar(QUICK_GELU)])])]);
     return g.op('Add', [h, this.linear(act, `${prefix}.mlp.c_proj`)]);
   }
+
+  /**
+   * The graph output `name`, float32 `[batch, embedDim]`: LayerNorm `lnPrefix` of the pooled
+   * `[batch, width]` features, then `@ projection` (`[width, embedDim]`, no transpose).
+   */
+  projectToOutput(pooled: string, lnPrefix: string, projection: string, name: string, embedDim: number): void {
+    this.g.op('MatMul', [this.layerNorm(pooled, lnPrefix), this.param(projection)], {}, name);
+    this.g.output({ name, elemType: ElemType.float32, dims: [BATCH_AXIS, embedDim] });
+  }
 }
 
 const axis = (n: number): Readonly<Record<string, Attribute>> => ({ axis: { int: n } });
@@ -148,8 +157,7 @@ export function imageTowerGraph(config: IRRAConfig, weights: HostWeights, opset:
     x = t.block(x, `${pre}.transformer.resblocks.${i}`, w, config.visionHeads);
   }
   const first = g.op('Gather', [x, g.int64([0], [])], axis(1));
-  g.op('MatMul', [t.layerNorm(first, `${pre}.ln_post`), t.param(`${pre}.proj`)], {}, names.output);
-  g.output({ name: names.output, elemType: ElemType.float32, dims: [BATCH_AXIS, config.embedDim] });
+  t.projectToOutput(first, `${pre}.ln_post`, `${pre}.proj`, names.output, config.embedDim);
   return g;
 }
 
@@ -175,7 +183,6 @@ export function textTowerGraph(config: IRRAConfig, weights: HostWeights, opset: 
   }
   const eot = g.op('ArgMax', [ids], { axis: { int: 1 }, keepdims: { int: 1 } });
   const pooled = g.op('GatherND', [x, eot], { batch_dims: { int: 1 } });
-  g.op('MatMul', [t.layerNorm(pooled, `${pre}.ln_final`), t.param(`${pre}.text_projection`)], {}, names.output);
-  g.output({ name: names.output, elemType: ElemType.float32, dims: [BATCH_AXIS, config.embedDim] });
+  t.projectToOutput(pooled, `${pre}.ln_final`, `${pre}.text_projection`, names.output, config.embedDim);
   return g;
 }
