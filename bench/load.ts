@@ -2,7 +2,8 @@
  * Loading a ViT-B/16-sized checkpoint (CLIP ViT-B/16 shapes: ~150M float32 parameters in ~300
  * tensors, ~600 MB). Generates the file in /tmp as safetensors and as a torch.save-style zip, then
  * loads each in a fresh child process and reports wall seconds and peak RSS
- * (`process.resourceUsage().maxRSS`) against the file size. Target: peak RSS ≤ 2× the file.
+ * (`process.resourceUsage().maxRSS`) against the file size: `loadCheckpoint` (target ≤ 2× the file)
+ * and `IRRA.load` to a built model on cpu and wasm (target ≤ 1.3× the file, issue 12).
  *
  *   npx tsx bench/load.ts            # all modes
  *   npx tsx bench/load.ts --keep     # keep the generated files
@@ -133,9 +134,28 @@ const MODES: Record<string, string> = {
   'safetensors path → loadCheckpoint': 'st-path',
   'safetensors bytes → loadCheckpoint': 'st-bytes',
   'torch zip path → loadCheckpoint': 'pt-path',
+  'torch zip path → IRRA.load (cpu)': 'pt-irra-cpu',
+  'safetensors path → IRRA.load (cpu)': 'st-irra-cpu',
+  'torch zip path → IRRA.load (wasm)': 'pt-irra-wasm',
+  'safetensors path → IRRA.load (wasm)': 'st-irra-wasm',
 };
 
+/** `IRRA.load` of the generated CLIP checkpoint (384×128 crops, stride 16: the position embedding is resized). */
+async function childIrra(mode: string): Promise<void> {
+  const { selectBackend } = await import('../src/backends');
+  await selectBackend([mode.endsWith('wasm') ? 'wasm' : 'cpu']);
+  const { IRRA } = await import('../src/index');
+  const rssBefore = process.resourceUsage().maxRSS * 1024;
+  const t0 = performance.now();
+  const model = await IRRA.load(mode.startsWith('st') ? ST : PT);
+  const seconds = (performance.now() - t0) / 1000;
+  const peak = process.resourceUsage().maxRSS * 1024;
+  console.log(JSON.stringify({ seconds, peak, rssBefore, tensors: model.countTensors(), params: model.countParams() }));
+  model.dispose();
+}
+
 async function child(mode: string): Promise<void> {
+  if (mode.includes('irra')) return childIrra(mode);
   const tf = await import('@tensorflow/tfjs-core');
   await import('@tensorflow/tfjs-backend-cpu');
   await tf.setBackend('cpu');

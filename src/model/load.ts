@@ -310,6 +310,8 @@ export async function loadIRRA(source: ModelSource, options: IRRALoadOptions = {
         );
       }
       named = step('names', () => convertStateDict(raw, 'auto').tensors);
+      // `named` holds every tensor it needs; dropping the raw map lets each one be freed once copied.
+      raw.clear();
     } else {
       named = acquired.tensors;
     }
