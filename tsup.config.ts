@@ -4,7 +4,13 @@ import { defineConfig } from 'tsup';
 export default defineConfig({
   // `cli` is the `irra-tfjs` command (package.json "bin"); src/cli/main.ts starts with its shebang line.
   // `gallery_worker` is the worker-thread script of encodeGalleryInWorkers (found beside index.*).
-  entry: { index: 'src/index.ts', cli: 'src/cli/main.ts', gallery_worker: 'src/eval/gallery_worker.ts' },
+  // `train_worker` is the worker-thread script of data-parallel training (src/train/data_parallel.ts).
+  entry: {
+    index: 'src/index.ts',
+    cli: 'src/cli/main.ts',
+    gallery_worker: 'src/eval/gallery_worker.ts',
+    train_worker: 'src/train/train_worker.ts',
+  },
   format: ['esm', 'cjs'],
   dts: { entry: { index: 'src/index.ts' } },
   sourcemap: true,

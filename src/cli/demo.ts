@@ -50,6 +50,8 @@ export interface DemoOptions {
   layers?: number;
   /** What the retrieval losses see with 'mlm' ({@link CaptionMasking}; docs/training.md measures both). */
   captionMasking?: CaptionMasking;
+  /** Worker threads of data-parallel training (1: this thread); default: one per core (Node). */
+  workers?: number | 'auto';
   /** The CLIP BPE merges file (bytes); without it captions use SynthPedes' own word vocabulary. */
   clipVocabulary?: Uint8Array;
   /** Progress output (default: the trainer's, to stdout). */
@@ -268,6 +270,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     progress: o.progress ?? 'auto',
     logPeriod: 10,
     signal: controller.signal,
+    workers: o.workers ?? 'auto',
     onStep: () => {
       if (performance.now() > deadline) controller.abort();
     },

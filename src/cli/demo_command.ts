@@ -24,6 +24,7 @@ options:
   --lr X            base learning rate of Adam (default ${DEMO_DEFAULTS.lr})
   --caption-masking M  with mlm, what SDM/ITC/ID see: reference (masked captions, as the reference's
                     dataset) or clean (default ${DEMO_DEFAULTS.captionMasking}; docs/training.md)
+  --workers N       worker threads of data-parallel training, 1 = none (default: the number of cores)
   --backend B       tfjs backend: wasm, cpu, tensorflow (tfjs-node) (default: the first that loads of wasm, cpu)
   --vocab PATH      CLIP BPE merges file (bpe_simple_vocab_16e6.txt.gz); default $IRRA_CLIP_VOCAB, else
                     ../shared/clip/ if present, else SynthPedes' own word vocabulary
@@ -84,6 +85,7 @@ export async function commandDemo(argv: string[]): Promise<number> {
       'batch-size': { type: 'string' },
       lr: { type: 'string' },
       'caption-masking': { type: 'string' },
+      workers: { type: 'string' },
       backend: { type: 'string' },
       vocab: { type: 'string' },
       'no-clip': { type: 'boolean' },
@@ -114,6 +116,7 @@ export async function commandDemo(argv: string[]): Promise<number> {
     batchSize: positiveInt('batch-size', values['batch-size'], DEMO_DEFAULTS.batchSize),
     lr: positiveNumber('lr', values.lr, DEMO_DEFAULTS.lr),
     captionMasking: captionMasking(values['caption-masking']),
+    ...(values.workers ? { workers: positiveInt('workers', values.workers, 1) } : {}),
     ...(vocabPath ? { clipVocabulary: new Uint8Array(readFileSync(vocabPath)) } : {}),
     progress: json ? 'none' : 'auto',
     log,

@@ -95,6 +95,7 @@ export interface TrainCommandOptions {
   resume: boolean;
   resume_ckpt_file: string;
   seed: number;
+  workers?: number;
   backend?: string;
   vocab?: string;
 }
@@ -286,6 +287,12 @@ const RUN_OPTIONS: OptionGroup = {
     resume: { kind: 'flag', help: 'continue from --resume_ckpt_file' },
     resume_ckpt_file: { kind: 'string', arg: 'PATH', help: 'a best/last.safetensors written by this command' },
     seed: { kind: 'int', help: 'seed of the initialization, data order, transforms and masks' },
+    workers: {
+      kind: 'int',
+      min: 1,
+      help: 'worker threads of data-parallel training (1: this thread); the batch-level losses stay those of the whole batch',
+      defaultText: 'the number of cores',
+    },
   },
 };
 
@@ -491,6 +498,7 @@ export async function commandTrain(argv: readonly string[], io: CommandIO = proc
           serializeTrainerCheckpoint(ckpt, { config, metadata: { dataset: dataset.name, tag } }),
         ),
       signal: controller.signal,
+      workers: o.workers ?? 'auto',
       progress: 'auto',
       output: { write: (text: string) => io.write(text), isTTY: io.isTTY === true },
     }).train();

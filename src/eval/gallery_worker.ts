@@ -9,12 +9,12 @@ import '@tensorflow/tfjs-layers';
 import { selectBackend } from '../backends';
 import type { IRRAConfig } from '../config';
 import { IRRA } from '../model/irra';
+import { workerThreads } from '../util/node_workers';
 import { readSafetensors } from '../weights/safetensors';
 import type { GalleryWorkerData, GalleryWorkerReply, GalleryWorkerRequest } from './workers';
 
 async function start(): Promise<void> {
-  const specifier = 'node:worker_threads';
-  const wt = (await import(/* @vite-ignore */ specifier)) as typeof import('node:worker_threads');
+  const wt = await workerThreads();
   const port = wt.parentPort;
   if (!port) throw new Error('gallery_worker: must run in a worker thread');
   const data = wt.workerData as GalleryWorkerData;

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { IRRA } from '../model/irra';
+import { type NodeWorker, startNodeWorker, workerThreads } from '../util/node_workers';
 import { serializeSafetensors } from '../weights/safetensors';
 
 /** Defaults of {@link encodeGalleryInWorkers}. */
@@ -50,29 +51,7 @@ export interface GalleryWorkerReply {
   error?: string;
 }
 
-type WorkerThreads = typeof import('node:worker_threads');
-type NodeWorker = InstanceType<WorkerThreads['Worker']>;
-
-/** `node:worker_threads` via a computed specifier, so that browser bundlers leave it alone. */
-async function workerThreads(): Promise<WorkerThreads> {
-  const specifier = 'node:worker_threads';
-  return (await import(/* @vite-ignore */ /* webpackIgnore: true */ specifier)) as WorkerThreads;
-}
-
-/**
- * Starts one gallery worker: from the built package, the `gallery_worker` file beside this
- * module; from the TypeScript sources (tests, tsx), `gallery_worker.ts` through tsx's loader.
- */
-function startWorker(wt: WorkerThreads, data: GalleryWorkerData): NodeWorker {
-  const here: string = typeof __filename === 'string' ? `file://${__filename}` : (import.meta as { url: string }).url;
-  if (here.endsWith('.ts')) {
-    const url = new URL('./gallery_worker.ts', here).href;
-    const code = `import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(url)}, ${JSON.stringify(url)}))`;
-    return new wt.Worker(code, { eval: true, workerData: data });
-  }
-  const ext = here.endsWith('.cjs') ? '.cjs' : '.js';
-  return new wt.Worker(new URL(`./gallery_worker${ext}`, here), { workerData: data });
-}
+const GALLERY_WORKER = { name: 'gallery_worker', source: '../eval/gallery_worker.ts' };
 
 /**
  * The global image features of `images` (float32 NHWC `[N, H, W, 3]`, normalized as for
@@ -153,7 +132,7 @@ export async function encodeGalleryInWorkers(
       };
       const count = Math.min(workers, batches.length);
       for (let i = 0; i < count; i++) {
-        const worker = startWorker(wt, data);
+        const worker = startNodeWorker(wt, GALLERY_WORKER, data);
         pool.push(worker);
         worker.on('error', (e: Error) => fail(new Error(`encodeGalleryInWorkers: worker ${i} failed: ${e.message}`)));
         worker.on('exit', (code: number) => {

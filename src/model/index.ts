@@ -1,5 +1,6 @@
 /** The IRRA model. */
 export {
+  type ComputeLossesOptions,
   type GradientCheckpointingPlan,
   IRRA,
   type IRRABatch,

@@ -1,6 +1,12 @@
 /** The reference solver (optimizer with the reference parameter groups, lr schedule) and the training loop. */
 
 export {
+  DataParallelGroup,
+  type DataParallelOptions,
+  type ParallelGradients,
+  splitRows,
+} from './data_parallel';
+export {
   LR_SCHEDULER_DEFAULTS,
   type LRScheduleMode,
   type LRSchedulerOptions,

@@ -1,6 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { disposeBatch, type TrainBatch } from '../data/batch';
 import type { EvaluationResult, Evaluator, RetrievalEncoder } from '../eval/evaluator';
+import { IRRA } from '../model/irra';
+import { nodeCoreCount } from '../util/node_workers';
+import { DataParallelGroup } from './data_parallel';
 import type { LRSchedulerWithWarmup } from './lr_scheduler';
 import type { IrraOptimizer, OptimizerState } from './optimizer';
 
@@ -73,8 +76,12 @@ export interface EpochLog {
   evaluation?: EvaluationResult;
 }
 
-/** Defaults of {@link TrainerOptions}: the reference's `num_epoch`, `eval_period`, `log_period`. */
-export const TRAINER_DEFAULTS = { numEpochs: 60, evalPeriod: 1, logPeriod: 100 } as const;
+/**
+ * Defaults of {@link TrainerOptions}: the reference's `num_epoch`, `eval_period`, `log_period`;
+ * `workers: 'auto'` = one worker thread per core in Node (`os.availableParallelism()`) for an
+ * `IRRA` model, and 1 (no worker threads) in browsers or for any other model.
+ */
+export const TRAINER_DEFAULTS = { numEpochs: 60, evalPeriod: 1, logPeriod: 100, workers: 'auto' } as const;
 
 /** Options of {@link Trainer}. */
 export interface TrainerOptions {
@@ -105,6 +112,15 @@ export interface TrainerOptions {
   progress?: 'auto' | 'bar' | 'lines' | 'none';
   /** Where progress goes (default process.stdout when present, else console.log lines). */
   output?: { write(s: string): unknown; isTTY?: boolean };
+  /**
+   * Data-parallel training in Node worker threads ({@link DataParallelGroup}): each of N workers
+   * runs a replica of the model on its slice of every batch; the batch-level losses (SDM, ITC,
+   * CMPM) stay exactly those of the whole batch. 1 = train in this thread. Needs an `IRRA` model
+   * and Node. Default `'auto'` ({@link TRAINER_DEFAULTS}).
+   */
+  workers?: number | 'auto';
+  /** tfjs backend of the worker threads; default the active backend. */
+  workerBackend?: string;
 }
 
 /** What {@link Trainer.train} resolves to. */
@@ -125,7 +141,12 @@ export interface TrainResult {
  * AbortSignal. Batch tensors are disposed after their step; nothing else is left behind.
  */
 export class Trainer {
-  private readonly opts: TrainerOptions & { numEpochs: number; evalPeriod: number; logPeriod: number };
+  private readonly opts: TrainerOptions & {
+    numEpochs: number;
+    evalPeriod: number;
+    logPeriod: number;
+    workers: number | 'auto';
+  };
   private globalStep = 0;
 
   constructor(
@@ -137,6 +158,15 @@ export class Trainer {
       const v = this.opts[k];
       if (!Number.isInteger(v) || v < 1) throw new Error(`Trainer: ${k} must be a positive integer, got ${v}`);
     }
+    const w = this.opts.workers;
+    if (w !== 'auto' && (!Number.isInteger(w) || w < 1)) {
+      throw new Error(`Trainer: workers must be a positive integer or 'auto', got ${String(w)}`);
+    }
+    if (w !== 'auto' && w > 1 && !(model instanceof IRRA)) {
+      throw new Error(
+        `Trainer: workers = ${w} needs an IRRA model (its replicas run in the workers), got another model`,
+      );
+    }
     if (typeof opts.trainData !== 'function') {
       throw new Error(
         'Trainer: trainData must be a function (epoch) => batches, so that resumed runs replay the same data',
@@ -144,7 +174,31 @@ export class Trainer {
     }
   }
 
-  /** One optimizer step on `batch`; returns its values. Disposes the batch. */
+  /** The number of worker threads `train()` uses. */
+  async workerCount(): Promise<number> {
+    const w = this.opts.workers;
+    if (w !== 'auto') return w;
+    return this.model instanceof IRRA ? nodeCoreCount() : 1;
+  }
+
+  /** One optimizer step on `batch` with the gradients of a worker group; returns its values. Disposes the batch. */
+  private async parallelStep(
+    group: DataParallelGroup,
+    batch: TrainBatch,
+  ): Promise<{ totalLoss: number; values: Record<string, number> }> {
+    try {
+      const { values, grads } = await group.gradients(batch);
+      this.opts.optimizer.applyGradients(grads, { disposeGradients: true });
+      let totalLoss = 0;
+      for (const [k, v] of Object.entries(values)) if (k.endsWith('_loss')) totalLoss += v;
+      this.globalStep++;
+      return { totalLoss, values };
+    } finally {
+      disposeBatch(batch);
+    }
+  }
+
+  /** One optimizer step on `batch` in this thread; returns its values. Disposes the batch. */
   step(batch: TrainBatch): { totalLoss: number; values: Record<string, number> } {
     const params = this.model.namedParameters();
     const names: string[] = [];
@@ -225,46 +279,58 @@ export class Trainer {
     const history: EpochLog[] = [];
     let cancelled = false;
     let lastEpoch = startEpoch - 1;
-    for (let epoch = startEpoch; epoch <= o.numEpochs && !cancelled; epoch++) {
-      if (o.scheduler) o.optimizer.setLrs(o.scheduler.lrAt(epoch - 1));
-      const lrs = o.optimizer.groups.map((g) => g.lr);
-      const t0 = performance.now();
-      const sums: Record<string, number> = {};
-      let samples = 0;
-      let steps = 0;
-      for await (const batch of o.trainData(epoch) as AsyncIterable<TrainBatch>) {
-        if (o.signal?.aborted) {
-          disposeBatch(batch);
-          cancelled = true;
-          break;
+    const workers = await this.workerCount();
+    const group =
+      workers > 1
+        ? await DataParallelGroup.start(this.model as IRRA, {
+            workers,
+            ...(o.workerBackend ? { backend: o.workerBackend } : {}),
+          })
+        : null;
+    try {
+      for (let epoch = startEpoch; epoch <= o.numEpochs && !cancelled; epoch++) {
+        if (o.scheduler) o.optimizer.setLrs(o.scheduler.lrAt(epoch - 1));
+        const lrs = o.optimizer.groups.map((g) => g.lr);
+        const t0 = performance.now();
+        const sums: Record<string, number> = {};
+        let samples = 0;
+        let steps = 0;
+        for await (const batch of o.trainData(epoch) as AsyncIterable<TrainBatch>) {
+          if (o.signal?.aborted) {
+            disposeBatch(batch);
+            cancelled = true;
+            break;
+          }
+          const batchSize = batch.images.shape[0];
+          const { totalLoss, values } = group ? await this.parallelStep(group, batch) : this.step(batch);
+          for (const [k, v] of Object.entries(values)) sums[k] = (sums[k] ?? 0) + v * batchSize;
+          samples += batchSize;
+          const log: StepLog = { epoch, step: steps, globalStep: this.globalStep, totalLoss, values, lrs, batchSize };
+          steps++;
+          progress.step(log, o.numEpochs);
+          o.onStep?.(log);
         }
-        const batchSize = batch.images.shape[0];
-        const { totalLoss, values } = this.step(batch);
-        for (const [k, v] of Object.entries(values)) sums[k] = (sums[k] ?? 0) + v * batchSize;
-        samples += batchSize;
-        const log: StepLog = { epoch, step: steps, globalStep: this.globalStep, totalLoss, values, lrs, batchSize };
-        steps++;
-        progress.step(log, o.numEpochs);
-        o.onStep?.(log);
-      }
-      if (cancelled) break;
-      const means: Record<string, number> = {};
-      for (const [k, v] of Object.entries(sums)) means[k] = v / Math.max(samples, 1);
-      const epochLog: EpochLog = { epoch, steps, means, seconds: (performance.now() - t0) / 1000 };
-      if (o.evaluator && epoch % o.evalPeriod === 0) {
-        epochLog.evaluation = await o.evaluator.evaluate(this.model);
-        const r1 = epochLog.evaluation.t2i.R1;
-        if (r1 > bestR1) {
-          bestR1 = r1;
-          bestEpoch = epoch;
-          await this.save(epoch, bestR1, bestEpoch, 'best');
+        if (cancelled) break;
+        const means: Record<string, number> = {};
+        for (const [k, v] of Object.entries(sums)) means[k] = v / Math.max(samples, 1);
+        const epochLog: EpochLog = { epoch, steps, means, seconds: (performance.now() - t0) / 1000 };
+        if (o.evaluator && epoch % o.evalPeriod === 0) {
+          epochLog.evaluation = await o.evaluator.evaluate(this.model);
+          const r1 = epochLog.evaluation.t2i.R1;
+          if (r1 > bestR1) {
+            bestR1 = r1;
+            bestEpoch = epoch;
+            await this.save(epoch, bestR1, bestEpoch, 'best');
+          }
         }
+        lastEpoch = epoch;
+        await this.save(epoch, bestR1, bestEpoch, 'last');
+        progress.epoch(epochLog);
+        history.push(epochLog);
+        o.onEpoch?.(epochLog);
       }
-      lastEpoch = epoch;
-      await this.save(epoch, bestR1, bestEpoch, 'last');
-      progress.epoch(epochLog);
-      history.push(epochLog);
-      o.onEpoch?.(epochLog);
+    } finally {
+      await group?.close();
     }
     progress.done();
     return { epochsRun: history.length, lastEpoch, bestR1, bestEpoch, cancelled, history };

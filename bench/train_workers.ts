@@ -1,0 +1,148 @@
+/**
+ * Data-parallel training steps in worker threads (src/train/data_parallel.ts) on tfjs-wasm:
+ * - `train_step_workers_2`: a ViT-B/16 step at batch 8 (sdm + id + mlm, Adam with its state in
+ *   JavaScript memory) over 2 workers, each holding batch 4 in its own 4 GB wasm heap, without
+ *   gradient checkpointing; ratio = roofline time of the step's forward FLOPs (one thread's matMul
+ *   roofline) / step time, so the issue's goal "step ≤ 3.5× the forward roofline time" is
+ *   ratio ≥ 0.286.
+ * - `train_step_small_inline`, `train_step_small_workers_1`, `_2`: the demo's model (batch 32)
+ *   trained in this thread, and over 1 and 2 workers; the goal is 2 workers ≥ 1.7× faster than 1.
+ *
+ * Each step time is the median over `--steps` timed steps after one warm-up step. Prints one line
+ * per row, and with --json a last line `RESULT [rows]` (the shape of bench/run.ts's results) for
+ * bench/run.ts to include.
+ *
+ * Run: npx tsx bench/train_workers.ts [--steps 3] [--small-steps 10] [--skip-b16] [--json]
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-layers';
+import '@tensorflow/tfjs-backend-wasm';
+import { type IRRAConfig, irraConfig } from '../src/config';
+import type { TrainBatch } from '../src/data/batch';
+import { IRRA, type IRRABatch } from '../src/model';
+import { buildOptimizer } from '../src/train';
+import { DataParallelGroup } from '../src/train/data_parallel';
+import { Trainer } from '../src/train/trainer';
+import { flag, numberOption } from './args';
+import { imageTokens, matMulGflops, trainForwardFlops } from './roofline';
+import { DEMO_SIZE_CONFIG, trainBatch } from './train_batch';
+
+const STEPS = numberOption('steps', 3);
+const SMALL_STEPS = numberOption('small-steps', 10);
+const SKIP_B16 = flag('skip-b16');
+const JSON_OUT = flag('json');
+
+interface Row {
+  backend: string;
+  workload: string;
+  value: number;
+  unit: string;
+  rooflineRatio: number;
+  batch: number;
+  matmulGflops: number;
+  note: string;
+}
+const rows: Row[] = [];
+
+const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+
+/** The bench batch as the trainer takes it (new tensors, owned by the caller). */
+function asTrainBatch(b: IRRABatch): TrainBatch {
+  return {
+    pids: Int32Array.from(b.pids.dataSync()),
+    imageIds: Int32Array.from((b.imageIds as tf.Tensor1D).dataSync()),
+    images: tf.clone(b.images),
+    captionIds: tf.clone(b.captionIds),
+    mlmIds: tf.clone(b.mlmIds as tf.Tensor2D),
+    mlmLabels: tf.clone(b.mlmLabels as tf.Tensor2D),
+  };
+}
+
+/** Median seconds of `steps` optimizer steps (after one warm-up) with `workers` worker threads (0 = this thread). */
+async function stepSeconds(config: IRRAConfig, batchSize: number, workers: number, steps: number): Promise<number> {
+  const model = IRRA.create(config, { seed: 0 });
+  const optimizer = buildOptimizer(model, { lr: 1e-5, stateStorage: 'host' });
+  const batch = trainBatch(config, batchSize);
+  const times: number[] = [];
+  const group = workers > 0 ? await DataParallelGroup.start(model, { workers, backend: 'wasm' }) : null;
+  const trainer = new Trainer(model, { optimizer, trainData: () => [], workers: 1 });
+  try {
+    for (let i = 0; i <= steps; i++) {
+      const tb = asTrainBatch(batch);
+      const t0 = performance.now();
+      if (group) {
+        const { grads } = await group.gradients(tb);
+        optimizer.applyGradients(grads, { disposeGradients: true });
+        tf.dispose([tb.images, tb.captionIds, tb.mlmIds as tf.Tensor, tb.mlmLabels as tf.Tensor]);
+      } else trainer.step(tb);
+      if (i > 0) times.push((performance.now() - t0) / 1000);
+    }
+  } finally {
+    await group?.close();
+    optimizer.dispose();
+    tf.dispose(Object.values(batch) as tf.Tensor[]);
+    model.dispose();
+  }
+  return median(times);
+}
+
+function push(r: Row): void {
+  rows.push(r);
+  console.log(
+    `  ${r.workload}: ${r.value.toPrecision(3)} ${r.unit}, roofline ratio ${r.rooflineRatio.toFixed(3)} ` +
+      `(${(1 / r.rooflineRatio).toFixed(2)}× the forward roofline time) — ${r.note}`,
+  );
+}
+
+async function main(): Promise<void> {
+  if (!(await tf.setBackend('wasm'))) throw new Error('train_workers bench: the wasm backend did not load');
+  await tf.ready();
+  if (!SKIP_B16) {
+    const b16 = irraConfig({ preset: 'ViT-B/16' });
+    const rowsB16 = imageTokens(b16) * 8;
+    const before = matMulGflops(rowsB16, b16.visionWidth, 3);
+    const s = await stepSeconds(b16, 8, 2, STEPS);
+    const after = matMulGflops(rowsB16, b16.visionWidth, 3);
+    const roof = (before + after) / 2;
+    push({
+      backend: 'wasm',
+      workload: 'train_step_workers_2',
+      value: s,
+      unit: 's/step',
+      rooflineRatio: (trainForwardFlops(b16, 8) * 8) / (roof * 1e9) / s,
+      batch: 8,
+      matmulGflops: roof,
+      note: `2 worker threads × batch 4, no gradient checkpointing; Adam, state in JS memory; median of ${STEPS} steps`,
+    });
+  }
+  const small = DEMO_SIZE_CONFIG;
+  const rowsSmall = imageTokens(small) * 32;
+  const roof = matMulGflops(rowsSmall, small.visionWidth, 20);
+  const fwd = trainForwardFlops(small, 32) * 32;
+  const times: Record<string, number> = {};
+  for (const [name, workers] of [
+    ['inline', 0],
+    ['workers_1', 1],
+    ['workers_2', 2],
+  ] as const) {
+    const s = await stepSeconds(small, 32, workers, SMALL_STEPS);
+    times[name] = s;
+    push({
+      backend: 'wasm',
+      workload: `train_step_small_${name}`,
+      value: s,
+      unit: 's/step',
+      rooflineRatio: fwd / (roof * 1e9) / s,
+      batch: 32,
+      matmulGflops: roof,
+      note: workers === 0 ? 'in this thread' : `${workers} worker thread(s); median of ${SMALL_STEPS} steps`,
+    });
+  }
+  console.log(
+    `  demo-size step: 2 workers ${(times.workers_1 / times.workers_2).toFixed(2)}× faster than 1 worker, ` +
+      `${(times.inline / times.workers_2).toFixed(2)}× faster than in-thread`,
+  );
+  if (JSON_OUT) console.log(`RESULT ${JSON.stringify(rows)}`);
+}
+
+await main();
