@@ -97,6 +97,29 @@ const cases: Record<string, Case> = {
   },
 };
 
+describe('layer class names', () => {
+  it("are registered with the 'irra.' prefix, leaving tfjs-layers' own classes (e.g. MultiHeadAttention) in place", () => {
+    const map = tf.serialization.SerializationMap.getMap().classNameMap;
+    const ours = Object.keys(map).filter((k) => k.startsWith('irra.'));
+    expect(ours.sort()).toEqual(
+      [
+        'irra.CrossModalEncoder',
+        'irra.MlmHead',
+        'irra.MultiHeadAttention',
+        'irra.QuickGELU',
+        'irra.ResidualAttentionBlock',
+        'irra.TextTransformer',
+        'irra.Transformer',
+        'irra.VisionTransformer',
+      ].sort(),
+    );
+    for (const name of ours) {
+      const bare = name.slice('irra.'.length);
+      if (map[bare]) expect(map[bare][0], `${bare} must not be ours`).not.toBe(map[name][0]);
+    }
+  });
+});
+
 describe('layers', () => {
   for (const [name, c] of Object.entries(cases)) {
     it(`${name}: getConfig → fromConfig rebuilds an equal layer, alone and inside a LayersModel`, () => {

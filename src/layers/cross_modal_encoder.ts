@@ -43,7 +43,7 @@ export interface CrossModalEncoderArgs extends LayerArgs {
  * ```
  */
 export class CrossModalEncoder extends tfl.layers.Layer {
-  static readonly className = 'CrossModalEncoder';
+  static readonly className = 'irra.CrossModalEncoder';
   readonly width: number;
   readonly heads: number;
   readonly depth: number;

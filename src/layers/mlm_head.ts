@@ -48,7 +48,7 @@ export const MLM_HEAD_DEFAULT_DEPTH = 4;
  * ```
  */
 export class MlmHead extends tfl.layers.Layer {
-  static readonly className = 'MlmHead';
+  static readonly className = 'irra.MlmHead';
   readonly width: number;
   readonly vocabSize: number;
   readonly denseStd: number;

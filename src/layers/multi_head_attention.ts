@@ -58,7 +58,7 @@ export const MULTI_HEAD_ATTENTION_DEFAULTS = {
  * ```
  */
 export class MultiHeadAttention extends tfl.layers.Layer {
-  static readonly className = 'MultiHeadAttention';
+  static readonly className = 'irra.MultiHeadAttention';
   readonly width: number;
   readonly heads: number;
   readonly causal: boolean;

@@ -36,7 +36,7 @@ export function quickGelu(x: tf.Tensor): tf.Tensor {
  * ```
  */
 export class QuickGELU extends tfl.layers.Layer {
-  static readonly className = 'QuickGELU';
+  static readonly className = 'irra.QuickGELU';
 
   /** {@link quickGelu} of the (first) input: a new tensor of the same shape, owned by the caller. */
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {

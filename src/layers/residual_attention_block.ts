@@ -53,7 +53,7 @@ export interface ResidualAttentionBlockArgs extends LayerArgs {
  * ```
  */
 export class ResidualAttentionBlock extends tfl.layers.Layer {
-  static readonly className = 'ResidualAttentionBlock';
+  static readonly className = 'irra.ResidualAttentionBlock';
   readonly width: number;
   readonly heads: number;
   readonly causal: boolean;

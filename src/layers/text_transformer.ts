@@ -58,7 +58,7 @@ export interface CheckIdsOptions {
  * ```
  */
 export class TextTransformer extends tfl.layers.Layer {
-  static readonly className = 'TextTransformer';
+  static readonly className = 'irra.TextTransformer';
   readonly contextLength: number;
   readonly vocabSize: number;
   readonly width: number;

@@ -52,7 +52,7 @@ export const TRANSFORMER_DEFAULTS = { causal: false, init: 'clip', gradientCheck
  * ```
  */
 export class Transformer extends tfl.layers.Layer {
-  static readonly className = 'Transformer';
+  static readonly className = 'irra.Transformer';
   readonly width: number;
   readonly layers: number;
   readonly heads: number;

@@ -60,7 +60,7 @@ export const IMAGE_CHANNELS = 3;
  * ```
  */
 export class VisionTransformer extends tfl.layers.Layer {
-  static readonly className = 'VisionTransformer';
+  static readonly className = 'irra.VisionTransformer';
   readonly imageSize: [number, number];
   readonly patchSize: number;
   readonly strideSize: number;
