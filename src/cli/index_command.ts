@@ -171,14 +171,15 @@ function indexProgress(io: CommandIO): { update: (p: AddImagesProgress) => void;
   } as unknown as NodeJS.WritableStream;
   const bar = new cliProgress.SingleBar({
     stream: terminal,
-    format: 'index [{bar}] {value}/{total} images | {rate} images/s | ETA {eta}',
+    format: 'index [{bar}] {value}/{total} images | {rate} images/s | ETA {left}',
     hideCursor: true,
-    noTTYOutput: false,
+    barCompleteChar: cliProgress.Presets.shades_classic.barCompleteChar,
+    barIncompleteChar: cliProgress.Presets.shades_classic.barIncompleteChar,
   });
   let started = false;
   return {
     update: (p) => {
-      const payload = { rate: p.imagesPerSecond.toFixed(2), eta: clock(p.etaSeconds) };
+      const payload = { rate: p.imagesPerSecond.toFixed(2), left: clock(p.etaSeconds) };
       if (!started) {
         bar.start(p.total, 0, payload);
         started = true;

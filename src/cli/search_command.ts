@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { IRRA } from '../model/irra';
 import { decodeBytes } from '../search/image_source';
@@ -161,29 +161,35 @@ export function searchTable(n: number, query: string, hits: readonly SearchHit[]
   return `${lines.join('\n')}\n`;
 }
 
-/** The gallery named by `--index` / `--store`: the search over it and its images folder. */
+/** Where the gallery is: an index file's bytes, or a LanceDB folder (with the pointer that named it). */
+type GalleryLocation =
+  | { kind: 'file'; bytes: Uint8Array }
+  | { kind: 'lance'; dir: string; pointer: IndexPointer | null };
+
+/** Reads `--index` (an index, or a pointer to a store) or takes `--store`, before any model is loaded. */
+async function locateGallery(o: SearchCommandOptions): Promise<GalleryLocation> {
+  if (o.store !== undefined) return { kind: 'lance', dir: parseStoreOption('search', o.store), pointer: null };
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(o.index as string));
+  } catch (e) {
+    throw new Error(`search: --index: cannot read '${o.index}' (${(e as Error).message})`);
+  }
+  if (!looksLikePointer(bytes)) return { kind: 'file', bytes };
+  const pointer = parsePointer('search', `--index '${o.index}'`, new TextDecoder().decode(bytes));
+  return { kind: 'lance', dir: parseStoreOption('search', pointer.store), pointer };
+}
+
+/** The search over the located gallery, and its images folder. */
 async function openGallery(
   o: SearchCommandOptions,
+  where: GalleryLocation,
   model: IRRA,
   tokenizer: Awaited<ReturnType<typeof loadSearchTokenizer>>,
 ): Promise<{ search: PersonSearch; imagesRoot: string | null; label: string }> {
   const base = { model, tokenizer, engine: o.engine };
-  let pointer: IndexPointer | null = null;
-  let storeDir: string | null = o.store !== undefined ? parseStoreOption('search', o.store) : null;
-  let bytes: Uint8Array | null = null;
-  if (o.index !== undefined && storeDir === null) {
-    try {
-      bytes = new Uint8Array(await readFile(o.index));
-    } catch (e) {
-      throw new Error(`search: --index: cannot read '${o.index}' (${(e as Error).message})`);
-    }
-    if (looksLikePointer(bytes)) {
-      pointer = parsePointer('search', `--index '${o.index}'`, new TextDecoder().decode(bytes));
-      storeDir = parseStoreOption('search', pointer.store);
-      bytes = null;
-    }
-  }
-  if (bytes !== null) {
+  if (where.kind === 'file') {
+    const { bytes } = where;
     const label = `--index '${o.index}'`;
     let imagesRoot: string | null = null;
     try {
@@ -198,9 +204,12 @@ async function openGallery(
       throw new Error(`search: ${message}`);
     }
   }
-  const dir = storeDir as string;
+  const { dir } = where;
   const label = `--store ${STORE_PREFIX}${dir}`;
-  const kept = (await readStorePointer('search', dir)) ?? pointer;
+  if (!(await stat(dir).catch(() => null))?.isDirectory()) {
+    throw new Error(`search: ${label}: no such folder; build it with irra-tfjs index --store`);
+  }
+  const kept = (await readStorePointer('search', dir)) ?? where.pointer;
   const store = await openLanceStore('search', dir);
   let search: PersonSearch;
   try {
@@ -263,11 +272,12 @@ export async function commandSearch(argv: readonly string[], io: CommandIO = pro
   }
   const o = parsed.options;
   const queries = [...parsed.queries, ...(o.queries !== undefined ? await readQueryFile(o.queries) : [])];
+  const where = await locateGallery(o);
   await activateBackend(o.backend);
   const model = await loadSearchModel('search', io, o);
   try {
     const tokenizer = await loadSearchTokenizer('search', o.vocab, model);
-    const { search, imagesRoot, label } = await openGallery(o, model, tokenizer);
+    const { search, imagesRoot, label } = await openGallery(o, where, model, tokenizer);
     try {
       const root = o.images !== undefined ? resolve(o.images) : imagesRoot;
       if (o.html !== undefined && root === null) {
