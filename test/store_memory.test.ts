@@ -13,8 +13,8 @@ import {
   storeContractTests,
 } from './helpers/gallery_store';
 
-describe(`memoryStore on ${tf.getBackend()}`, () => {
-  storeContractTests(async () => memoryStore({ chunkRows: 2, maxScoreElements: 4 }));
+describe.each(['transposed', 'rows'] as const)(`memoryStore on ${tf.getBackend()}, layout %s`, (layout) => {
+  storeContractTests(async () => memoryStore({ chunkRows: 2, maxScoreElements: 4, layout }));
 
   it('equals a brute-force host search on random galleries, chunk sizes, k and ties (property)', async () => {
     await fc.assert(
@@ -23,7 +23,7 @@ describe(`memoryStore on ${tf.getBackend()}`, () => {
         fc.integer({ min: 1, max: 9 }),
         fc.integer({ min: 1, max: 4 }),
         async (s, chunkRows, blocks) => {
-          const store = memoryStore({ chunkRows, maxScoreElements: chunkRows * blocks });
+          const store = memoryStore({ chunkRows, maxScoreElements: chunkRows * blocks, layout });
           try {
             const { got, want } = await playScenario(store, s);
             expect(plain(got)).toEqual(want);
@@ -39,7 +39,7 @@ describe(`memoryStore on ${tf.getBackend()}`, () => {
   it('matches brute force on normalised float features (scores within 1e-6, ranks consistent)', async () => {
     const rows = normalisedRows(500, 64, 3);
     const queries = stack(normalisedRows(7, 64, 4, 'q'));
-    const store = memoryStore({ chunkRows: 37, maxScoreElements: 37 * 3 });
+    const store = memoryStore({ chunkRows: 37, maxScoreElements: 37 * 3, layout });
     try {
       await store.add(
         rows.map((r) => r.id),
@@ -64,7 +64,7 @@ describe(`memoryStore on ${tf.getBackend()}`, () => {
 
   it('holds one tensor per chunk (plus the tail after a search) and frees them all on close', async () => {
     const start = tf.memory().numTensors;
-    const store = memoryStore({ chunkRows: 10, maxScoreElements: 20 });
+    const store = memoryStore({ chunkRows: 10, maxScoreElements: 20, layout });
     const rows = normalisedRows(45, 8, 5);
     await store.add(
       rows.slice(0, 25).map((r) => r.id),
@@ -99,7 +99,7 @@ describe(`memoryStore on ${tf.getBackend()}`, () => {
     const q = 40;
     const chunkRows = 256;
     const maxScoreElements = 1024;
-    const store = memoryStore({ chunkRows, maxScoreElements });
+    const store = memoryStore({ chunkRows, maxScoreElements, layout });
     try {
       const rows = normalisedRows(n, dim, 9);
       await store.add(
@@ -113,8 +113,10 @@ describe(`memoryStore on ${tf.getBackend()}`, () => {
       });
       const before = tf.memory().numBytes;
       const peakFloats = (profile.peakBytes - before) / 4;
-      // The query block (4 × 16), its scores (≤ 1024) and topk's values and indices (≤ 2 × 4 × 5).
-      expect(peakFloats).toBeLessThanOrEqual(maxScoreElements + 4 * dim + 2 * 4 * 5);
+      // The query block (4 × 16), its scores (≤ 1024; twice with the transpose of layout 'rows')
+      // and topk's values and indices (≤ 2 × 4 × 5).
+      const scoreCopies = layout === 'rows' ? 2 : 1;
+      expect(peakFloats).toBeLessThanOrEqual(scoreCopies * maxScoreElements + 4 * dim + 2 * 4 * 5);
       expect(peakFloats).toBeGreaterThan(0);
       expect(q * n).toBeGreaterThan(100 * maxScoreElements);
     } finally {
@@ -123,7 +125,7 @@ describe(`memoryStore on ${tf.getBackend()}`, () => {
   });
 
   it('reads rows back in insertion order across chunks, removals and block sizes', async () => {
-    const store = memoryStore({ chunkRows: 4, maxScoreElements: 4 });
+    const store = memoryStore({ chunkRows: 4, maxScoreElements: 4, layout });
     try {
       const rows = normalisedRows(15, 3, 11).map((r, i) => (i % 4 === 0 ? { ...r, metadata: { i } } : r));
       for (const [a, b] of [
@@ -156,7 +158,7 @@ describe(`memoryStore on ${tf.getBackend()}`, () => {
   });
 
   it('runs concurrent calls in call order', async () => {
-    const store = memoryStore({ chunkRows: 3, maxScoreElements: 3 });
+    const store = memoryStore({ chunkRows: 3, maxScoreElements: 3, layout });
     try {
       const rows = normalisedRows(10, 4, 13);
       const adding = store.add(
@@ -182,6 +184,9 @@ describe(`memoryStore on ${tf.getBackend()}`, () => {
     expect(() => memoryStore({ chunkRows: 1.5 })).toThrow(/options.chunkRows/);
     expect(() => memoryStore({ chunkRows: 100, maxScoreElements: 50 })).toThrow(
       /options.maxScoreElements \(at least chunkRows = 100\): expected an integer ≥ 100, got number 50/,
+    );
+    expect(() => memoryStore({ layout: 'columns' as 'rows' })).toThrow(
+      /options.layout: expected 'transposed' or 'rows', got "columns"/,
     );
     expect(MEMORY_STORE_DEFAULTS.maxScoreElements).toBeGreaterThanOrEqual(MEMORY_STORE_DEFAULTS.chunkRows);
   });

@@ -20,7 +20,15 @@ export const MEMORY_STORE_DEFAULTS = {
    * 128 queries against a full default chunk. Larger query batches are searched in blocks.
    */
   maxScoreElements: 4_194_304,
+  /**
+   * Chunk layout: `'transposed'` (`[dim, rows]`, the fast one) or `'rows'` (`[rows, dim]`, half the
+   * memory on tfjs-wasm). See {@link MemoryStoreOptions.layout}.
+   */
+  layout: 'transposed' as MemoryStoreLayout,
 } as const;
+
+/** How chunk tensors are laid out (see {@link MemoryStoreOptions.layout}). */
+export type MemoryStoreLayout = 'transposed' | 'rows';
 
 /** Options of {@link memoryStore}. */
 export interface MemoryStoreOptions {
@@ -32,9 +40,20 @@ export interface MemoryStoreOptions {
    * {@link MEMORY_STORE_DEFAULTS}.maxScoreElements (4,194,304).
    */
   maxScoreElements?: number;
+  /**
+   * Chunk layout. `'transposed'`: chunks are `[dim, rows]` and scores a plain
+   * `matMul(queries[q, dim], chunk[dim, rows])`, the fastest product on tfjs-wasm (a `transposeB`
+   * product is ~10× slower); but XNNPACK keeps a packed copy of every matMul right-hand operand it
+   * has seen, so on wasm each chunk costs twice its size once searched (1M × 512 rows: 4 GiB, more
+   * than the wasm heap holds: use `'rows'` or LanceDB there). `'rows'`: chunks are `[rows, dim]` and
+   * scores `matMul(chunk, queriesᵀ)` then a transpose of the `[rows, q]` scores: no packed copy (the
+   * packed operand is the small query block), ~1.5–2.5× slower per search. Default
+   * {@link MEMORY_STORE_DEFAULTS}.layout ('transposed').
+   */
+  layout?: MemoryStoreLayout;
 }
 
-/** A sealed chunk: its features on the backend, transposed to `[dim, rows]` for a plain matMul. */
+/** A sealed chunk: its features on the backend, `[dim, rows]` or `[rows, dim]` (the store's layout). */
 interface Sealed {
   ids: string[];
   metadata: Array<RowMetadata | undefined>;
@@ -43,7 +62,7 @@ interface Sealed {
 
 /**
  * The growing last chunk: rows in a host buffer, row-major `[rows, dim]` (appending costs only the
- * new rows), and the `[dim, rows]` tensor built from it at the first search after a change.
+ * new rows), and the chunk tensor built from it at the first search after a change.
  */
 interface Tail {
   ids: string[];
@@ -122,6 +141,7 @@ class MemoryStore implements GalleryStore {
   readonly kind = 'memory';
   private readonly chunkRows: number;
   private readonly queryBlock: number;
+  private readonly layout: MemoryStoreLayout;
   private readonly queue = new SerialQueue();
   private readonly sealed: Sealed[] = [];
   private tail: Tail = { ids: [], metadata: [], host: new Float32Array(0), tensor: null };
@@ -142,6 +162,26 @@ class MemoryStore implements GalleryStore {
       this.chunkRows,
     );
     this.queryBlock = Math.floor(maxScore / this.chunkRows);
+    const layout = options.layout ?? MEMORY_STORE_DEFAULTS.layout;
+    if (layout !== 'transposed' && layout !== 'rows') {
+      throw new Error(`memoryStore: options.layout: expected 'transposed' or 'rows', got ${JSON.stringify(layout)}`);
+    }
+    this.layout = layout;
+  }
+
+  /** A chunk tensor in the store's layout from `n` row-major rows. */
+  private chunkTensor(host: Float32Array, n: number): tf.Tensor2D {
+    const dim = this.width as number;
+    return this.layout === 'transposed'
+      ? tf.tensor2d(transpose(host, n, dim), [dim, n])
+      : tf.tensor2d(host.slice(0, n * dim), [n, dim]);
+  }
+
+  /** `[q, rows]` scores of a query block against one chunk (`block` is `[q, dim]` or `[dim, q]`). */
+  private scores(block: tf.Tensor2D, chunk: tf.Tensor2D): tf.Tensor2D {
+    if (this.layout === 'transposed') return tf.matMul(block, chunk);
+    const byRow = tf.matMul(chunk, block);
+    return byRow.shape[1] === 1 ? tf.reshape(byRow, [1, byRow.shape[0]]) : (tf.transpose(byRow, [1, 0]) as tf.Tensor2D);
   }
 
   private open(what: string): void {
@@ -218,14 +258,13 @@ class MemoryStore implements GalleryStore {
 
   /** Moves the full tail to the backend as a sealed chunk and starts an empty tail. */
   private seal(): void {
-    const dim = this.width as number;
     const tail = this.tail;
     const n = tail.ids.length;
     tail.tensor?.dispose();
     const chunk: Sealed = {
       ids: tail.ids,
       metadata: tail.metadata,
-      tensor: tf.tensor2d(transpose(tail.host, n, dim), [dim, n]),
+      tensor: this.chunkTensor(tail.host, n),
     };
     for (const id of chunk.ids) this.where.set(id, chunk);
     this.sealed.push(chunk);
@@ -239,9 +278,7 @@ class MemoryStore implements GalleryStore {
     ];
     const tail = this.tail;
     if (tail.ids.length > 0) {
-      const dim = this.width as number;
-      const n = tail.ids.length;
-      tail.tensor ??= tf.tensor2d(transpose(tail.host, n, dim), [dim, n]);
+      tail.tensor ??= this.chunkTensor(tail.host, tail.ids.length);
       out.push({ ids: tail.ids, metadata: tail.metadata, tensor: tail.tensor });
     }
     return out;
@@ -302,7 +339,8 @@ class MemoryStore implements GalleryStore {
     if (keep.length === 0) {
       this.sealed.splice(this.sealed.indexOf(chunk), 1);
     } else {
-      chunk.tensor = tf.tidy(() => tf.gather(old, tf.tensor1d(keep, 'int32'), 1) as tf.Tensor2D);
+      const axis = this.layout === 'transposed' ? 1 : 0;
+      chunk.tensor = tf.tidy(() => tf.gather(old, tf.tensor1d(keep, 'int32'), axis) as tf.Tensor2D);
       chunk.ids = keep.map((c) => chunk.ids[c]);
       chunk.metadata = keep.map((c) => chunk.metadata[c]);
     }
@@ -320,11 +358,15 @@ class MemoryStore implements GalleryStore {
         const qb = Math.min(this.queryBlock, numQueries - q0);
         const best = Array.from({ length: qb }, () => emptyBest(Math.min(k, this.where.size)));
         const spare = Array.from({ length: qb }, () => emptyBest(Math.min(k, this.where.size)));
-        const block = tf.tensor2d(queries.subarray(q0 * dim, (q0 + qb) * dim), [qb, dim]);
+        const rows = queries.subarray(q0 * dim, (q0 + qb) * dim);
+        const block =
+          this.layout === 'transposed'
+            ? tf.tensor2d(rows, [qb, dim])
+            : tf.tensor2d(transpose(rows, qb, dim), [dim, qb]);
         try {
           for (let c = 0; c < chunks.length; c++) {
             const kk = Math.min(k, chunks[c].ids.length);
-            const top = tf.tidy(() => tf.topk(tf.matMul(block, chunks[c].tensor), kk, true));
+            const top = tf.tidy(() => tf.topk(this.scores(block, chunks[c].tensor), kk, true));
             let values: Float32Array;
             let indices: Int32Array;
             try {
@@ -377,10 +419,12 @@ class MemoryStore implements GalleryStore {
         if (index >= all.length) return null;
         const chunk = all[index];
         const n = chunk.ids.length;
-        const host =
-          chunk === this.tail
-            ? this.tail.host.slice(0, n * dim)
-            : transpose((await (chunk as Sealed).tensor.data()) as Float32Array, dim, n);
+        let host: Float32Array;
+        if (chunk === this.tail) host = this.tail.host.slice(0, n * dim);
+        else {
+          const data = (await (chunk as Sealed).tensor.data()) as Float32Array;
+          host = this.layout === 'transposed' ? transpose(data, dim, n) : data;
+        }
         return { ids: chunk.ids.slice(), metadata: chunk.metadata.map(copyMetadata), host };
       });
       if (block === null) return;
@@ -414,24 +458,28 @@ class MemoryStore implements GalleryStore {
  * The default {@link GalleryStore} (kind `'memory'`): exact search by dot product (the cosine, as
  * features arrive L2-normalised), on the active tfjs backend.
  *
- * Layout: rows live on the backend as chunk tensors of `chunkRows` rows, stored transposed
- * (`[dim, rows]`) so that scoring is a plain `tf.matMul(queries[q, dim], chunk[dim, rows])` (on
- * tfjs-wasm a `transposeB` matMul is ~10× slower). The last, growing chunk is a host buffer that
- * becomes a tensor at the next search. No host copy of sealed chunks is kept: `rows()` reads them
- * back, one chunk at a time. 1M × 512 rows take 2 GiB of backend memory (half the 4 GiB wasm heap).
+ * Layout: rows live on the backend as chunk tensors of `chunkRows` rows. By default they are
+ * stored transposed (`[dim, rows]`) so that scoring is a plain `tf.matMul(queries[q, dim],
+ * chunk[dim, rows])` (on tfjs-wasm a `transposeB` matMul is ~10× slower); XNNPACK then keeps a
+ * packed copy of each chunk, so on wasm a searched gallery costs twice its size: up to ~900k × 512
+ * rows fit the 4 GiB wasm heap. `layout: 'rows'` (`[rows, dim]`, `matMul(chunk, queriesᵀ)`) costs
+ * its size only (1M × 512 = 2 GiB fits) and searches ~1.5–2.5× slower. The last, growing chunk is a
+ * host buffer that becomes a tensor at the next search. No host copy of sealed chunks is kept:
+ * `rows()` reads them back, one chunk at a time.
  *
  * Search: per block of `floor(maxScoreElements / chunkRows)` queries and per chunk, one matMul and
  * `tf.topk(scores, min(k, rows))`; the chunks' top-k lists are merged on the host, stably, so a tie
  * goes to the row added first. The largest score matrix is `maxScoreElements` floats whatever the
- * gallery size. `remove` compacts the chunks it touches (a `tf.gather` of the kept columns).
- * Operations run one at a time, in call order.
+ * gallery size (two of them, the product and its transpose, with `layout: 'rows'`). `remove`
+ * compacts the chunks it touches (a `tf.gather` of the kept rows). Operations run one at a time, in
+ * call order.
  *
  * Tensors: the store owns one tensor per sealed chunk, plus one for the tail after a search (until
  * the next change); nothing else outlives a call, and `close()` frees them all.
  *
- * @param options chunk size and score-matrix bound; see {@link MEMORY_STORE_DEFAULTS}.
+ * @param options chunk size, score-matrix bound and layout; see {@link MEMORY_STORE_DEFAULTS}.
  * @returns an empty store; its width is set by the first `add`.
- * @throws Error when an option is not an integer in range (`maxScoreElements < chunkRows`).
+ * @throws Error when an option is out of range (`maxScoreElements < chunkRows`, an unknown layout).
  * @example
  * const store = memoryStore();
  * await store.add(['a.jpg', 'b.jpg'], new Float32Array([1, 0, 0, 1]));
