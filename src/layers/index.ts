@@ -8,7 +8,7 @@ export {
 } from './multi_head_attention';
 export { QUICK_GELU_ALPHA, QuickGELU, quickGelu } from './quick_gelu';
 export { ResidualAttentionBlock, type ResidualAttentionBlockArgs } from './residual_attention_block';
-export { type CheckIdsOptions, TextTransformer, type TextTransformerArgs } from './text_transformer';
+export { type CheckIdsOptions, TextTransformer, type TextTransformerArgs, type TokenIds } from './text_transformer';
 export { TRANSFORMER_DEFAULTS, Transformer, type TransformerArgs, type TransformerInit } from './transformer';
 export { IMAGE_CHANNELS, VisionTransformer, type VisionTransformerArgs } from './vision_transformer';
 export type { ReferenceWeight, WeightLayout } from './weights';

@@ -150,13 +150,26 @@ export class TextTransformer extends tfl.layers.Layer {
    * Throws unless `ids` is int32 `[B, contextLength]` with every id in `[0, vocabSize)` and (by
    * default) an end-of-text id in every row. Returns the ids' values (row-major).
    */
-  checkIds(ids: tf.Tensor, name = 'ids', opts: CheckIdsOptions = {}): Int32Array {
+  checkIds(ids: tf.Tensor | Int32Array, name = 'ids', opts: CheckIdsOptions = {}): Int32Array {
     const want = `int32 [batch, ${this.contextLength}]`;
-    if (ids.rank !== 2 || ids.shape[1] !== this.contextLength) {
-      throw new Error(`${name} must be ${want}, got shape [${ids.shape}]`);
+    let v: Int32Array;
+    if (ids instanceof Int32Array) {
+      // Host ids are checked where they are: no upload, no read-back.
+      if (ids.length === 0 || ids.length % this.contextLength !== 0) {
+        throw new Error(
+          `${name} must be ${want}: an Int32Array of rows of ${this.contextLength} ids, got ${ids.length} ids`,
+        );
+      }
+      v = ids;
+    } else {
+      if (!(ids instanceof tf.Tensor) || ids.rank !== 2 || ids.shape[1] !== this.contextLength) {
+        throw new Error(
+          `${name} must be ${want}, got ${ids instanceof tf.Tensor ? `shape [${ids.shape}]` : typeof ids}`,
+        );
+      }
+      if (ids.dtype !== 'int32') throw new Error(`${name} must be int32, got ${ids.dtype}`);
+      v = ids.dataSync() as Int32Array;
     }
-    if (ids.dtype !== 'int32') throw new Error(`${name} must be int32, got ${ids.dtype}`);
-    const v = ids.dataSync() as Int32Array;
     for (let i = 0; i < v.length; i++) {
       if (v[i] < 0 || v[i] >= this.vocabSize) {
         const r = Math.floor(i / this.contextLength);
@@ -166,7 +179,7 @@ export class TextTransformer extends tfl.layers.Layer {
       }
     }
     if (opts.requireEot ?? true) {
-      for (let r = 0; r < ids.shape[0]; r++) {
+      for (let r = 0; r < v.length / this.contextLength; r++) {
         if (!v.subarray(r * this.contextLength, (r + 1) * this.contextLength).includes(this.eotId)) {
           throw new Error(
             `${name} row ${r} has no end-of-text id ${this.eotId} (vocabSize - 1); every caption must end with it within ${this.contextLength} tokens`,
@@ -197,19 +210,31 @@ export class TextTransformer extends tfl.layers.Layer {
     );
   }
 
-  /** All tokens `[B, L, outputDim]` of int32 `ids` (new tensor, caller owns it). */
-  tokens(ids: tf.Tensor2D, opts: CheckIdsOptions = {}): tf.Tensor3D {
-    this.checkIds(ids, 'ids', opts);
-    const [b, l] = ids.shape;
-    return tf.tidy(() => tf.reshape(this.head(this.trunk(ids)), [b, l, this.outputDim]));
+  /** `ids` as an int32 `[B, contextLength]` tensor: the tensor itself, or host ids uploaded (inside a tidy). */
+  private idsTensor(ids: TokenIds): tf.Tensor2D {
+    return ids instanceof Int32Array
+      ? tf.tensor2d(ids, [ids.length / this.contextLength, this.contextLength], 'int32')
+      : ids;
   }
 
-  /** The token at `argmax(ids)` of each row, `[B, outputDim]` (new tensor, caller owns it). */
-  pooled(ids: tf.Tensor2D): tf.Tensor2D {
+  /** All tokens `[B, L, outputDim]` of int32 `ids` (new tensor, caller owns it). */
+  tokens(ids: TokenIds, opts: CheckIdsOptions = {}): tf.Tensor3D {
+    const v = this.checkIds(ids, 'ids', opts);
+    const l = this.contextLength;
+    const b = v.length / l;
+    return tf.tidy(() => tf.reshape(this.head(this.trunk(this.idsTensor(ids))), [b, l, this.outputDim]));
+  }
+
+  /**
+   * The token at `argmax(ids)` of each row, `[B, outputDim]` (new tensor, caller owns it). With
+   * host ids (`Int32Array`) the end-of-text positions come from host memory: no read-back.
+   */
+  pooled(ids: TokenIds): tf.Tensor2D {
     const v = this.checkIds(ids, 'ids');
-    const [b, l] = ids.shape;
+    const l = this.contextLength;
+    const b = v.length / l;
     return tf.tidy(() => {
-      const x = tf.reshape(this.trunk(ids), [b, l, this.width]);
+      const x = tf.reshape(this.trunk(this.idsTensor(ids)), [b, l, this.width]);
       return this.head(poolAt(x, argmaxRows(v, b, l)));
     });
   }
@@ -247,6 +272,13 @@ export class TextTransformer extends tfl.layers.Layer {
   }
 }
 tf.serialization.registerClass(TextTransformer);
+
+/**
+ * Token ids: an int32 tensor `[B, contextLength]`, or the same values row-major in an `Int32Array`
+ * (what `ClipTokenizer.tokenizeToArray` returns), which is validated in host memory without a
+ * synchronous read-back (which stalls webgl and webgpu).
+ */
+export type TokenIds = tf.Tensor2D | Int32Array;
 
 /** Position of the first largest value of each row of a row-major `[rows, cols]` array. */
 export function argmaxRows(v: ArrayLike<number>, rows: number, cols: number): number[] {

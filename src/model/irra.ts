@@ -3,7 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { type IRRAConfig, validateConfig } from '../config';
 import { CrossModalEncoder } from '../layers/cross_modal_encoder';
 import { MlmHead } from '../layers/mlm_head';
-import { argmaxRows, poolAt, TextTransformer } from '../layers/text_transformer';
+import { argmaxRows, poolAt, TextTransformer, type TokenIds } from '../layers/text_transformer';
 import { VisionTransformer } from '../layers/vision_transformer';
 import {
   constantInit,
@@ -457,11 +457,12 @@ export class IRRA {
   }
 
   /**
-   * Global text features (the end-of-text token) of int32 ids `[B, contextLength]` → new
-   * `[B, embedDim]`, owned by the caller.
+   * Global text features (the end-of-text token) of int32 ids `[B, contextLength]` — a tensor, or
+   * an `Int32Array` of rows as the tokenizer returns them (checked in host memory, no read-back) —
+   * → new `[B, embedDim]`, owned by the caller.
    * @throws Error on a wrong shape or dtype, an id ≥ vocabSize, or a row with no end-of-text id.
    */
-  encodeText(ids: tf.Tensor2D): tf.Tensor2D {
+  encodeText(ids: TokenIds): tf.Tensor2D {
     this.assertLive();
     return this.text.pooled(ids);
   }
@@ -473,7 +474,7 @@ export class IRRA {
   }
 
   /** Every text token `[B, contextLength, embedDim]` (new tensor, caller owns it). */
-  encodeTextTokens(ids: tf.Tensor2D): tf.Tensor3D {
+  encodeTextTokens(ids: TokenIds): tf.Tensor3D {
     this.assertLive();
     return this.text.tokens(ids, { requireEot: false });
   }
