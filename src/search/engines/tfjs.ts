@@ -39,7 +39,8 @@ export function createTfjsEngine(model: IRRA): EncoderEngine {
     async encodeTexts(ids: Int32Array, count: number): Promise<Float32Array> {
       checkIds('tfjs engine', ids, count, config);
       if (count === 0) return new Float32Array(0);
-      return read(tf.tidy(() => model.encodeText(tf.tensor2d(ids, [count, config.contextLength], 'int32'))));
+      // Host ids: validated and pooled from host memory, so webgl/webgpu never stall on a read-back.
+      return read(model.encodeText(ids));
     },
     async dispose(): Promise<void> {},
   };
