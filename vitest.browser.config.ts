@@ -21,6 +21,7 @@ const BROWSER_SUITES: Record<'webgl' | 'webgpu', string[]> = {
     'test/browser/backend.test.ts',
     'test/browser/async_parity.test.ts',
     'test/browser/select_backend.test.ts',
+    'test/browser/onnx_web.test.ts',
     'test/losses.test.ts',
     'test/losses.properties.test.ts',
     'test/rank.test.ts',
