@@ -1,10 +1,32 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { selectBackend } from '../backends';
 import { LOSS_NAMES, type LossName } from '../config';
 import type { CaptionMasking } from '../data/batch';
-import { DEMO_DEFAULTS, formatDemoTable, runDemo } from './demo';
+import { trainingReportHtml } from '../train/report';
+import { DEMO_DEFAULTS, type DemoResult, formatDemoTable, runDemo } from './demo';
+
+/** Where `irra-tfjs demo` writes its report unless told otherwise. */
+export const DEMO_REPORT = 'demo-report.html';
+
+/** The demo's HTML report: the trainer's curves, the untrained model at epoch 0, the final evaluation. */
+export function demoReportHtml(r: DemoResult): string {
+  const final = r.history.at(-1);
+  const evaluations = [{ epoch: 0, R1: r.untrained.R1, mAP: r.untrained.mAP }];
+  if (!final?.evaluation || r.cutShort) evaluations.push({ epoch: r.epochsRun, R1: r.trained.R1, mAP: r.trained.mAP });
+  return trainingReportHtml({
+    title: 'irra-tfjs demo: SynthPedes',
+    notes: [
+      `losses ${r.losses.join('+')}, caption masking ${r.captionMasking ?? 'clean'}, ${r.tokenizer} vocabulary of ${r.vocabSize}, backend ${r.backend}`,
+      `${r.trainIdentities} training identities; ${r.queries} captions → ${r.galleryImages} images of ${r.testIdentities} held-out identities`,
+      `trained R1 ${r.trained.R1.toFixed(2)} (chance ${r.chanceR1.toFixed(2)}, ${(r.trained.R1 / r.chanceR1).toFixed(1)}×), mAP ${r.trained.mAP.toFixed(2)}; ${r.epochsRun} epochs in ${r.trainSeconds.toFixed(0)} s${r.cutShort ? ' (cut short by --max-seconds)' : ''}`,
+    ],
+    history: r.history,
+    evaluations,
+  });
+}
+
 import { integerFlag } from './options';
 
 const HELP = `usage: irra-tfjs demo [options]
@@ -29,6 +51,9 @@ options:
   --vocab PATH      CLIP BPE merges file (bpe_simple_vocab_16e6.txt.gz); default $IRRA_CLIP_VOCAB, else
                     ../shared/clip/ if present, else SynthPedes' own word vocabulary
   --no-clip         use SynthPedes' word vocabulary even when the CLIP file is found
+  --report PATH     the run's HTML report: losses, accuracies, lr and R1/mAP per epoch as inline SVG
+                    charts (default ${DEMO_REPORT}, in the current folder)
+  --no-report       write no report
   --json            print the results as one JSON object instead of tables
   -h, --help        this text`;
 
@@ -90,6 +115,8 @@ export async function commandDemo(argv: string[]): Promise<number> {
       vocab: { type: 'string' },
       'no-clip': { type: 'boolean' },
       json: { type: 'boolean' },
+      report: { type: 'string' },
+      'no-report': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -122,6 +149,11 @@ export async function commandDemo(argv: string[]): Promise<number> {
     log,
   });
   result.model.dispose();
+  const reportPath = values['no-report'] ? undefined : (values.report ?? DEMO_REPORT);
+  if (reportPath) {
+    writeFileSync(reportPath, demoReportHtml(result));
+    log(`report: ${reportPath}`);
+  }
   if (json) {
     const pick = (r: typeof result.trained) => ({ R1: r.R1, R5: r.R5, R10: r.R10, mAP: r.mAP, mINP: r.mINP });
     console.log(
@@ -138,6 +170,7 @@ export async function commandDemo(argv: string[]): Promise<number> {
         tokenizer: result.tokenizer,
         captionMasking: result.captionMasking,
         seed,
+        ...(reportPath ? { report: reportPath } : {}),
       }),
     );
   } else {

@@ -19,7 +19,8 @@ import {
   type WarmupMethod,
 } from '../train/lr_scheduler';
 import { buildOptimizer, OPTIMIZER_DEFAULTS, type OptimizerName, type OptimizerStateStorage } from '../train/optimizer';
-import { disposeCheckpoint, TRAINER_DEFAULTS, Trainer } from '../train/trainer';
+import { trainingReportHtml } from '../train/report';
+import { disposeCheckpoint, type EpochLog, TRAINER_DEFAULTS, Trainer } from '../train/trainer';
 import { loadCheckpoint, overlayStateDict } from '../weights/checkpoint';
 import { adaptStateDict } from '../weights/pos_embed';
 import { checkCommandImages, requireSplit } from './data_check';
@@ -96,6 +97,7 @@ export interface TrainCommandOptions {
   resume_ckpt_file: string;
   seed: number;
   workers?: number;
+  report?: string;
   backend?: string;
   vocab?: string;
 }
@@ -293,6 +295,12 @@ const RUN_OPTIONS: OptionGroup = {
       help: 'worker threads of data-parallel training (1: this thread); the batch-level losses stay those of the whole batch',
       defaultText: 'the number of cores',
     },
+    report: {
+      kind: 'string',
+      arg: 'PATH',
+      help: 'write a self-contained HTML page of losses, accuracies, lr and R1/mAP per epoch (rewritten after each epoch)',
+      defaultText: 'none',
+    },
   },
 };
 
@@ -482,6 +490,14 @@ export async function commandTrain(argv: readonly string[], io: CommandIO = proc
     say(
       `${loader.numBatches} steps per epoch, epochs ${resume ? resume.epoch + 1 : 1}..${o.num_epoch}, output ${o.output_dir}`,
     );
+    const history: EpochLog[] = [];
+    const notes = [
+      `${dataset.name}, ${config.lossNames.join('+')}, ${o.optimizer} lr ${o.lr}, batch ${o.batch_size}, seed ${o.seed}, backend ${backend}`,
+    ];
+    const writeReport = (path: string, log: EpochLog) => {
+      history.push(log);
+      return writeFile(path, trainingReportHtml({ title: `irra-tfjs train: ${o.output_dir}`, notes, history }));
+    };
     process.once('SIGINT', onSigint);
     const result = await new Trainer(model, {
       optimizer,
@@ -499,6 +515,7 @@ export async function commandTrain(argv: readonly string[], io: CommandIO = proc
         ),
       signal: controller.signal,
       workers: o.workers ?? 'auto',
+      ...(o.report ? { onEpoch: (log: EpochLog) => writeReport(o.report as string, log) } : {}),
       progress: 'auto',
       output: { write: (text: string) => io.write(text), isTTY: io.isTTY === true },
     }).train();

@@ -34,6 +34,12 @@ export {
   referenceParamHyper,
 } from './param_groups';
 export {
+  REPORT_DEFAULTS,
+  type ReportEvaluation,
+  type TrainingReportData,
+  trainingReportHtml,
+} from './report';
+export {
   disposeCheckpoint,
   type EpochLog,
   type LossBatch,

@@ -72,6 +72,8 @@ export interface EpochLog {
   epoch: number;
   steps: number;
   means: Record<string, number>;
+  /** The lr of each optimizer group during the epoch. */
+  lrs?: number[];
   seconds: number;
   evaluation?: EvaluationResult;
 }
@@ -105,7 +107,8 @@ export interface TrainerOptions {
   /** Resume from this checkpoint: loads weights and optimizer state, continues after its epoch. */
   resumeFrom?: TrainerCheckpoint;
   onStep?: (log: StepLog) => void;
-  onEpoch?: (log: EpochLog) => void;
+  /** Called after each epoch (awaited when it returns a promise). */
+  onEpoch?: (log: EpochLog) => void | Promise<void>;
   /** Stops cleanly between steps when aborted; `train()` then resolves with `cancelled: true`. */
   signal?: AbortSignal;
   /** Progress output: 'auto' (a bar on a TTY, log lines otherwise), 'bar', 'lines' or 'none'. Default 'auto'. */
@@ -313,7 +316,7 @@ export class Trainer {
         if (cancelled) break;
         const means: Record<string, number> = {};
         for (const [k, v] of Object.entries(sums)) means[k] = v / Math.max(samples, 1);
-        const epochLog: EpochLog = { epoch, steps, means, seconds: (performance.now() - t0) / 1000 };
+        const epochLog: EpochLog = { epoch, steps, means, lrs, seconds: (performance.now() - t0) / 1000 };
         if (o.evaluator && epoch % o.evalPeriod === 0) {
           epochLog.evaluation = await o.evaluator.evaluate(this.model);
           const r1 = epochLog.evaluation.t2i.R1;
@@ -327,7 +330,7 @@ export class Trainer {
         await this.save(epoch, bestR1, bestEpoch, 'last');
         progress.epoch(epochLog);
         history.push(epochLog);
-        o.onEpoch?.(epochLog);
+        await o.onEpoch?.(epochLog);
       }
     } finally {
       await group?.close();
