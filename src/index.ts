@@ -110,7 +110,12 @@ export {
   type LanceStoreOptions,
   lanceStore,
 } from './search/stores/lancedb';
-export { MEMORY_STORE_DEFAULTS, type MemoryStoreOptions, memoryStore } from './search/stores/memory';
+export {
+  MEMORY_STORE_DEFAULTS,
+  type MemoryStoreLayout,
+  type MemoryStoreOptions,
+  memoryStore,
+} from './search/stores/memory';
 export type {
   EncoderEngine,
   GalleryStore,
