@@ -256,6 +256,40 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs index / searc
     expect(refError).toBeLessThan(2e-3);
   });
 
+  it('PersonSearch.save keeps extra metadata but never over the index’s own keys', async () => {
+    const model = await IRRA.load(checkpoint, TINY_A);
+    const search = await PersonSearch.create({ model });
+    try {
+      await search.addImages(gallery.paths.slice(0, 2));
+      const bytes = await search.serialize({ metadata: { images_root: '/x', note: 'n' } });
+      expect(parseSafetensors(bytes).metadata).toMatchObject({
+        images_root: '/x',
+        note: 'n',
+        format: 'irra-tfjs-index',
+      });
+      await expect(search.serialize({ metadata: { fingerprint: 'f' } })).rejects.toThrow(
+        /PersonSearch\.serialize: options\.metadata cannot set the index's own key 'fingerprint'/,
+      );
+    } finally {
+      await search.dispose();
+      model.dispose();
+    }
+  });
+
+  it('--engine onnxruntime searches the same index with the same results (1e-5)', async () => {
+    const tfjs = await searchJson(['--index', indexFile, '--k', '4', ...QUERIES]);
+    const ort = await searchJson(['--index', indexFile, '--k', '4', '--engine', 'onnxruntime', ...QUERIES]);
+    let worst = 0;
+    ort.forEach((o, q) => {
+      expect(o.results.map((r) => r.id)).toEqual(tfjs[q].results.map((r) => r.id));
+      o.results.forEach((r, j) => {
+        worst = Math.max(worst, Math.abs(r.score - tfjs[q].results[j].score));
+      });
+    });
+    console.log(`[cli search] --engine onnxruntime vs tfjs: largest score difference ${worst.toExponential(2)}`);
+    expect(worst).toBeLessThan(1e-5);
+  });
+
   it('prints a table per query; --queries FILE; --k larger than the gallery gives all of it', async () => {
     const queries = join(dir, 'queries.txt');
     writeFileSync(queries, `${QUERIES[0]}\n\n  ${QUERIES[2]}  \r\n`);
@@ -554,9 +588,9 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs index / searc
         });
         await page.goto(`file://${html}`);
         const dom = await page.evaluate(() =>
-          [...document.querySelectorAll('section.query')].map((s) => ({
+          Array.from(document.querySelectorAll('section.query')).map((s) => ({
             query: s.getAttribute('data-query'),
-            hits: [...s.querySelectorAll('li.hit')].map((li) => {
+            hits: Array.from(s.querySelectorAll('li.hit')).map((li) => {
               const thumb = li.querySelector('img.thumb') as HTMLImageElement | null;
               const heat = li.querySelector('img.heatmap') as HTMLImageElement | null;
               return {

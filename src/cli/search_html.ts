@@ -31,8 +31,9 @@ export interface PageHit {
 
 /** Everything the page shows. */
 export interface SearchPage {
-  /** Checkpoint and index, for the heading. */
+  /** The checkpoint, for the heading. */
   checkpoint: string;
+  /** The gallery (`--index 'FILE'` or `--store lancedb://DIR`), for the heading. */
   index: string;
   /** Why there are no heat maps at all (a CLIP-only checkpoint), or null. */
   noHeatmaps: string | null;
@@ -144,7 +145,7 @@ export function renderSearchPage(page: SearchPage): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>irra-tfjs search</title>
 <meta name="viewport" content="width=device-width,initial-scale=1"><style>${STYLE}</style></head>
-<body><h1>irra-tfjs search</h1><p class="meta">checkpoint ${escapeHtml(page.checkpoint)} · index ${escapeHtml(page.index)} · score = cosine similarity</p>
+<body><h1>irra-tfjs search</h1><p class="meta">checkpoint ${escapeHtml(page.checkpoint)} · gallery ${escapeHtml(page.index)} · score = cosine similarity</p>
 ${heat}
 ${sections.join('\n')}
 </body></html>
