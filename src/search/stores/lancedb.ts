@@ -17,7 +17,7 @@ export const LANCE_STORE_DEFAULTS = {
   table: 'gallery',
   /**
    * Rows from which `add` builds an IVF-PQ index by itself (once; `null` never does). Below it,
-   * exact (flat) search is fast enough: ~30 ms per query at 100k × 512 on 2 cores.
+   * searches scan every row (exact).
    */
   indexMinRows: 100_000 as number | null,
   /** IVF partitions probed per query when the table has an index. */
