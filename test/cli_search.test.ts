@@ -16,7 +16,7 @@ import { lanceStore } from '../src/search/stores/lancedb';
 import { ClipTokenizer } from '../src/tokenizer/clip_tokenizer';
 import { saveSafetensors } from '../src/weights/checkpoint';
 import { parseSafetensors } from '../src/weights/safetensors';
-import { fixturePath } from './helpers/fixtures';
+import { fixturePath, vocabPath } from './helpers/fixtures';
 import { killMidway } from './helpers/kill_midway';
 import { pngBytes, referenceScores, syntheticImage, TINY_A, writeGallery } from './helpers/search_fixtures';
 
@@ -158,6 +158,10 @@ describe('irra-tfjs index / search: options and help', () => {
 });
 
 describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs index / search end to end (cpu)', () => {
+  beforeAll(async () => {
+    await run(commandIndex, ['--checkpoint', checkpoint, '--images', images, '--out', indexFile, ...GEOMETRY]);
+  });
+
   it('index: a folder with subfolders; a corrupt file stops it unless --skip_invalid', async () => {
     const bad = join(images, 'sub', 'broken.png');
     writeFileSync(bad, 'not a png at all');
@@ -185,16 +189,19 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs index / searc
 
   it('search --json equals PersonSearch in-process and the reference chain (2e-3)', async () => {
     const before = tf.memory().numTensors;
+    // Indexing the same folder again gives the same file, byte for byte (sorted ids, same features).
+    const again = join(dir, 'again.index');
     const { code } = await run(commandIndex, [
       '--checkpoint',
       checkpoint,
       '--images',
       images,
       '--out',
-      indexFile,
+      again,
       ...GEOMETRY,
     ]);
     expect(code).toBe(0);
+    expect(new Uint8Array(readFileSync(again))).toEqual(new Uint8Array(readFileSync(indexFile)));
     const { out } = await run(commandSearch, [
       '--index',
       indexFile,
@@ -342,6 +349,20 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs index / searc
     await expect(search(['--index', checkpoint, '--checkpoint', checkpoint, 'q'])).rejects.toThrow(
       /search: --index '.*' is not an irra-tfjs index/,
     );
+    const otherJson = join(dir, 'other.json');
+    writeFileSync(otherJson, '{"format": "something else"}');
+    await expect(search(['--index', otherJson, '--checkpoint', checkpoint, 'q'])).rejects.toThrow(
+      /search: --index '.*other\.json' is not an irra-tfjs index pointer/,
+    );
+    // Binary bytes that happen to start with '{' are read as an index, not as a pointer.
+    const brace = join(dir, 'brace.index');
+    writeFileSync(brace, Uint8Array.of(0x7b, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xfe));
+    await expect(search(['--index', brace, '--checkpoint', checkpoint, 'q'])).rejects.toThrow(
+      /search: --index '.*brace\.index' is not an index file/,
+    );
+    await expect(
+      run(commandIndex, ['--checkpoint', checkpoint, '--images', images, '--out', join(dir, 'no', 'such', 'g.index')]),
+    ).rejects.toThrow(/index: --out: the folder of '.*no\/such\/g\.index' does not exist/);
     const empty = join(dir, 'empty');
     mkdirSync(empty, { recursive: true });
     await expect(
@@ -409,7 +430,8 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs index / searc
       .toFile(join(webDir, 'b.webp'));
     const out = join(dir, 'webp.index');
     await run(commandIndex, ['--checkpoint', checkpoint, '--images', webDir, '--out', out, ...GEOMETRY]);
-    const json = await searchJson(['--index', out, '--k', '5', QUERIES[0]]);
+    // --vocab: a CLIP BPE file given explicitly (here the same vocabulary as the shipped one).
+    const json = await searchJson(['--index', out, '--k', '5', '--vocab', vocabPath(), QUERIES[0]]);
     expect(json[0].results.map((r) => r.id).sort()).toEqual(['a.png', 'b.webp']);
     // Lossless WebP: the same pixels, the same feature.
     expect(json[0].results[0].score).toBeCloseTo(json[0].results[1].score, 6);

@@ -1,5 +1,5 @@
 import { readdir, stat } from 'node:fs/promises';
-import { extname, join, relative, resolve, sep } from 'node:path';
+import { dirname, extname, join, relative, resolve, sep } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { IRRA } from '../model/irra';
 import { loadSharp } from '../search/image_source';
@@ -247,6 +247,10 @@ export async function commandIndex(argv: readonly string[], io: CommandIO = proc
   const info = await stat(root).catch(() => null);
   if (!info?.isDirectory()) {
     throw new Error(`index: --images: '${o.images}' ${info ? 'is not a folder' : 'does not exist'}`);
+  }
+  if (o.out !== undefined) {
+    const folder = await stat(dirname(resolve(o.out))).catch(() => null);
+    if (!folder?.isDirectory()) throw new Error(`index: --out: the folder of '${o.out}' does not exist`);
   }
   const sharp = await loadSharp();
   const extensions = sharp ? INDEX_EXTENSIONS : INDEX_EXTENSIONS.filter((e) => e !== '.webp');

@@ -12,10 +12,9 @@ import {
   type IndexPointer,
   loadSearchModel,
   loadSearchTokenizer,
-  looksLikePointer,
   openLanceStore,
-  parsePointer,
   parseStoreOption,
+  pointerFromBytes,
   readStorePointer,
   SEARCH_COMMON_DEFAULTS,
   SEARCH_MODEL_OPTIONS,
@@ -175,8 +174,8 @@ async function locateGallery(o: SearchCommandOptions): Promise<GalleryLocation> 
   } catch (e) {
     throw new Error(`search: --index: cannot read '${o.index}' (${(e as Error).message})`);
   }
-  if (!looksLikePointer(bytes)) return { kind: 'file', bytes };
-  const pointer = parsePointer('search', `--index '${o.index}'`, new TextDecoder().decode(bytes));
+  const pointer = pointerFromBytes('search', `--index '${o.index}'`, bytes);
+  if (pointer === null) return { kind: 'file', bytes };
   return { kind: 'lance', dir: parseStoreOption('search', pointer.store), pointer };
 }
 

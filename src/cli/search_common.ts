@@ -3,7 +3,7 @@
  * the tokenizer, the `--store lancedb://DIR` spelling, and the small JSON record (the "index
  * pointer") that ties a LanceDB gallery to the model that built it and to its images folder.
  */
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { IRRA } from '../model/irra';
 import { type LanceGalleryStore, lanceStore } from '../search/stores/lancedb';
@@ -133,32 +133,49 @@ export interface IndexPointer {
   dim: number;
 }
 
-/** Whether `bytes` start like a JSON object (an index pointer) rather than a safetensors index. */
-export function looksLikePointer(bytes: Uint8Array): boolean {
+/**
+ * The index pointer in `bytes`, or null when they are not JSON (then they should be a safetensors
+ * index, whose first 8 bytes are a binary header length).
+ * @throws Error when they are JSON but not an index pointer.
+ */
+export function pointerFromBytes(command: string, label: string, bytes: Uint8Array): IndexPointer | null {
   let i = 0;
   while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)) i++;
-  return bytes[i] === 0x7b;
+  if (bytes[i] !== 0x7b) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch {
+    return null;
+  }
+  return checkPointer(command, label, value);
 }
 
-/** Parses and checks an index pointer; `label` names the file in errors. */
-export function parsePointer(command: string, label: string, text: string): IndexPointer {
-  let value: Partial<IndexPointer>;
-  try {
-    value = JSON.parse(text) as Partial<IndexPointer>;
-  } catch (e) {
-    throw new Error(`${command}: ${label} is not valid JSON (${(e as Error).message})`);
-  }
+/** Checks that a parsed JSON value is an index pointer. */
+function checkPointer(command: string, label: string, value: unknown): IndexPointer {
+  const p = value as Partial<IndexPointer> | null;
   if (
-    value?.format !== SEARCH_COMMON_DEFAULTS.pointerFormat ||
-    typeof value.store !== 'string' ||
-    typeof value.fingerprint !== 'string' ||
-    typeof value.images_root !== 'string'
+    p?.format !== SEARCH_COMMON_DEFAULTS.pointerFormat ||
+    typeof p.store !== 'string' ||
+    typeof p.fingerprint !== 'string' ||
+    typeof p.images_root !== 'string'
   ) {
     throw new Error(
       `${command}: ${label} is not an irra-tfjs index pointer (expected format '${SEARCH_COMMON_DEFAULTS.pointerFormat}' with store, fingerprint, images_root)`,
     );
   }
-  return value as IndexPointer;
+  return p as IndexPointer;
+}
+
+/** Parses and checks an index pointer; `label` names the file in errors. */
+function parsePointer(command: string, label: string, text: string): IndexPointer {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${command}: ${label} is not valid JSON (${(e as Error).message})`);
+  }
+  return checkPointer(command, label, value);
 }
 
 /** The pointer kept in a LanceDB folder, or null when there is none. */
@@ -175,6 +192,7 @@ export async function readStorePointer(command: string, dir: string): Promise<In
 
 /** Writes `text` to `path` through a temporary file and a rename (never a half-written file). */
 export async function writeAtomically(path: string, text: string | Uint8Array): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   try {
     await writeFile(tmp, text);
