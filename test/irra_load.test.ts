@@ -27,10 +27,10 @@ beforeAll(async () => {
     const name = (req.url ?? '/').slice(1);
     try {
       const body = readFileSync(join(dir, name));
-      res.writeHead(200, { 'content-length': body.byteLength });
+      res.writeHead(200, { 'content-length': body.byteLength, connection: 'close' });
       res.end(body);
     } catch {
-      res.writeHead(404);
+      res.writeHead(404, { connection: 'close' });
       res.end();
     }
   });

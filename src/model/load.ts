@@ -10,10 +10,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type IRRAConfig, patchGrid } from '../config';
 import { nodeFs } from '../util/node';
 import { readCheckpointRaw } from '../weights/checkpoint';
+import { withFileByteSource } from '../weights/file_source';
 import { convertStateDict } from '../weights/name_maps';
 import { POS_EMBED_DEFAULTS, resizePosEmbed } from '../weights/pos_embed';
 import { parseSafetensors, parseSafetensorsFile, type RawTensor } from '../weights/safetensors';
 import { loadWeights } from '../weights/tfjs_io';
+import { readTorchArchive } from '../weights/torch';
 import { inferConfig } from './infer_config';
 import { IRRA } from './irra';
 
@@ -224,6 +226,12 @@ async function acquire(source: ModelSource, options: IRRALoadOptions): Promise<A
     const parsed = await stepAsync('parse', () => parseSafetensorsFile(path));
     options.onProgress?.({ phase: 'download', loaded: info.size, total: info.size });
     return { kind: 'raw', tensors: parsed.tensors, metadata: parsed.metadata };
+  }
+  if (head[0] === 0x50 && head[1] === 0x4b) {
+    // A PyTorch zip: the directory first, then each storage into its own array (freed once copied).
+    const tensors = await stepAsync('parse', () => withFileByteSource(path, (src) => readTorchArchive(src).tensors));
+    options.onProgress?.({ phase: 'download', loaded: info.size, total: info.size });
+    return { kind: 'raw', tensors, metadata: {} };
   }
   const bytes = new Uint8Array(await stepAsync('read', () => fs.readFile(path)));
   options.onProgress?.({ phase: 'download', loaded: info.size, total: info.size });

@@ -14,3 +14,9 @@ export async function nodePath(): Promise<typeof import('node:path')> {
   const specifier = 'node:path';
   return (await import(/* @vite-ignore */ /* webpackIgnore: true */ specifier)) as typeof import('node:path');
 }
+
+/** `node:fs` (the synchronous API). */
+export async function nodeFsSync(): Promise<typeof import('node:fs')> {
+  const specifier = 'node:fs';
+  return (await import(/* @vite-ignore */ /* webpackIgnore: true */ specifier)) as typeof import('node:fs');
+}

@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
+import { withFileByteSource } from './file_source';
 import { type CheckpointFormat, convertStateDict } from './name_maps';
 import { nodeFs } from './node';
 import { type AdaptTarget, adaptStateDict } from './pos_embed';
@@ -78,6 +79,7 @@ async function readRawFromPath(path: string): Promise<Map<string, RawTensor>> {
     await fh.close();
   }
   if (looksLikeSafetensors(head)) return (await parseSafetensorsFile(path)).tensors;
+  if (isZip(head)) return withFileByteSource(path, (source) => readTorchArchive(source).tensors);
   return readCheckpointRaw(await fs.readFile(path)).tensors;
 }
 

@@ -34,6 +34,7 @@ export {
   decodeElements,
   parseSafetensors,
   parseSafetensorsFile,
+  type RawSafetensorsEntry,
   type RawTensor,
   rawToTensors,
   readSafetensors,
@@ -41,7 +42,6 @@ export {
   SAFETENSORS_DEFAULTS,
   type SafetensorsDtype,
   type SerializeSafetensorsOptions,
-  type RawSafetensorsEntry,
   serializeRawSafetensors,
   serializeSafetensors,
 } from './safetensors';
@@ -55,3 +55,4 @@ export {
   TFJS_IO_DEFAULTS,
 } from './tfjs_io';
 export { ALLOWED_GLOBALS, readTorchArchive, TORCH_DEFAULTS, type TorchArchiveContents } from './torch';
+export type { ZipByteSource } from './zip';

@@ -1,7 +1,7 @@
 import { type ByteDtype, DTYPE_BYTES, decodeBytes } from './dtypes';
 import { describe, type PickleValue, PyCallable, PyObject, unpickle } from './pickle';
 import type { RawTensor } from './safetensors';
-import { isZip, ZipArchive } from './zip';
+import { isZip, ZipArchive, type ZipByteSource } from './zip';
 
 /** Limits of the PyTorch archive reader. */
 export const TORCH_DEFAULTS = {
@@ -160,15 +160,23 @@ export interface TorchArchiveContents {
  *
  * Tensors are rebuilt from their storages with offset and strides (non-contiguous views are
  * gathered); float16/bfloat16/float64 become float32, int64 becomes int32 (an error when out of
- * range). Contiguous, aligned float32 tensors are views of `bytes` (no copy).
+ * range). Contiguous, aligned float32 tensors are views of `bytes` (no copy). Given a
+ * {@link ZipByteSource} (a file on disk), only the pickle and the storages are read, each storage
+ * into its own array, so a caller can free them one by one.
  *
  * @throws Error naming the problem: not a ZIP, truncated, a disallowed global, a storage that is
  * missing or too short, a tensor reaching past its storage.
  */
-export function readTorchArchive(bytes: Uint8Array | ArrayBuffer): TorchArchiveContents {
-  const buf = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-  if (!isZip(buf)) {
-    if (buf[0] === 0x80) {
+export function readTorchArchive(bytes: Uint8Array | ArrayBuffer | ZipByteSource): TorchArchiveContents {
+  const buf =
+    bytes instanceof Uint8Array || bytes instanceof ArrayBuffer
+      ? bytes instanceof Uint8Array
+        ? bytes
+        : new Uint8Array(bytes)
+      : bytes;
+  const head = buf instanceof Uint8Array ? buf : buf.readSlice(0, Math.min(4, buf.byteLength));
+  if (!isZip(head)) {
+    if (head[0] === 0x80) {
       throw new Error(
         'torch: this is a bare pickle (the legacy torch.save format of PyTorch < 1.6), which is not supported; re-save it with a current PyTorch',
       );

@@ -3,8 +3,8 @@ import { inflateSync } from 'fflate';
 /**
  * A minimal ZIP reader for PyTorch archives: it parses the central directory (ZIP64 included)
  * and hands out entries on demand. Stored entries — torch writes its tensor data uncompressed —
- * are returned as views of the archive bytes (no copy); deflated entries are inflated one at a
- * time. Every offset and size is checked against the archive length before it is used.
+ * are returned as views of the archive bytes when it is in memory (no copy), or read on demand
+ * from a {@link ZipByteSource} (a file on disk); deflated entries are inflated one at a time. Every offset and size is checked against the archive length before it is used.
  */
 
 /** One file of a ZIP archive. */
@@ -27,79 +27,115 @@ export function isZip(bytes: Uint8Array): boolean {
   return bytes.byteLength >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
 }
 
-/** Read-only view of a ZIP archive held in memory. */
+/**
+ * Random access to an archive's bytes: the whole file in memory, or a file on disk read piece by
+ * piece (`readSlice` returns a new array then).
+ */
+export interface ZipByteSource {
+  /** Size of the archive in bytes. */
+  readonly byteLength: number;
+  /** `length` bytes from `offset` (both checked against `byteLength` by the caller). */
+  readSlice(offset: number, length: number): Uint8Array;
+}
+
+/** Largest stretch before the end of an archive that can hold the end-of-central-directory record. */
+const EOCD_SEARCH = 22 + 65535 + 20;
+
+/** Read-only view of a ZIP archive, in memory or behind a {@link ZipByteSource}. */
 export class ZipArchive {
   /** Entries by name, in central-directory order. */
   readonly entries = new Map<string, ZipEntry>();
-  private readonly view: DataView;
+  private readonly source: ZipByteSource;
 
   /**
-   * Parses the central directory of `bytes`.
+   * Parses the central directory of `bytes` (held in memory: entries come back as views) or of a
+   * {@link ZipByteSource} (e.g. a file on disk: only the directory is read now, each entry when
+   * asked for).
    * @throws Error when the archive is truncated, inconsistent or uses an unsupported feature.
    */
-  constructor(readonly bytes: Uint8Array) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const n = bytes.byteLength;
+  constructor(bytes: Uint8Array | ZipByteSource) {
+    this.source =
+      bytes instanceof Uint8Array
+        ? { byteLength: bytes.byteLength, readSlice: (o, l) => bytes.subarray(o, o + l) }
+        : bytes;
+    const n = this.source.byteLength;
+    const tailStart = Math.max(0, n - EOCD_SEARCH);
+    const tail = this.slice(tailStart, n - tailStart, 'end of the archive');
+    const tv = new DataView(tail.buffer, tail.byteOffset, tail.byteLength);
     let eocd = -1;
-    for (let p = n - 22; p >= Math.max(0, n - 22 - 65535); p--) {
-      if (this.view.getUint32(p, true) === 0x06054b50) {
+    for (let p = tail.byteLength - 22; p >= 0; p--) {
+      if (tv.getUint32(p, true) === 0x06054b50) {
         eocd = p;
         break;
       }
     }
     if (eocd < 0)
       throw new Error(`zip: no end-of-central-directory record in ${n} bytes (truncated or not a ZIP archive)`);
-    let count = this.view.getUint16(eocd + 10, true);
-    let cdSize = this.view.getUint32(eocd + 12, true);
-    let cdOffset = this.view.getUint32(eocd + 16, true);
+    let count = tv.getUint16(eocd + 10, true);
+    let cdSize = tv.getUint32(eocd + 12, true);
+    let cdOffset = tv.getUint32(eocd + 16, true);
     if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
       const loc = eocd - 20;
-      if (loc < 0 || this.view.getUint32(loc, true) !== 0x07064b50) {
+      if (loc < 0 || tv.getUint32(loc, true) !== 0x07064b50) {
         throw new Error('zip: ZIP64 end-of-central-directory locator missing');
       }
-      const z64 = this.u64(loc + 8, 'ZIP64 record offset');
-      this.need(z64, 56, 'ZIP64 end-of-central-directory record');
-      if (this.view.getUint32(z64, true) !== 0x06064b50)
-        throw new Error('zip: bad ZIP64 end-of-central-directory signature');
-      count = this.u64(z64 + 32, 'entry count');
-      cdSize = this.u64(z64 + 40, 'central directory size');
-      cdOffset = this.u64(z64 + 48, 'central directory offset');
+      const z64 = u64(tv, loc + 8, 'ZIP64 record offset');
+      const rec = this.slice(z64, 56, 'ZIP64 end-of-central-directory record');
+      const rv = new DataView(rec.buffer, rec.byteOffset, rec.byteLength);
+      if (rv.getUint32(0, true) !== 0x06064b50) throw new Error('zip: bad ZIP64 end-of-central-directory signature');
+      count = u64(rv, 32, 'entry count');
+      cdSize = u64(rv, 40, 'central directory size');
+      cdOffset = u64(rv, 48, 'central directory offset');
     }
-    this.need(cdOffset, cdSize, 'central directory');
+    const cd = this.slice(cdOffset, cdSize, 'central directory');
+    const view = new DataView(cd.buffer, cd.byteOffset, cd.byteLength);
     if (count * 46 > cdSize) {
       throw new Error(`zip: central directory of ${cdSize} bytes cannot hold the ${count} entries it declares`);
     }
-    let p = cdOffset;
+    const needCd = (offset: number, length: number, what: string): void => {
+      if (!(offset >= 0 && length >= 0 && offset + length <= cd.byteLength)) {
+        throw new Error(
+          `zip: ${what} at bytes [${cdOffset + offset}, ${cdOffset + offset + length}) falls outside the archive's central directory`,
+        );
+      }
+    };
+    let p = 0;
     for (let i = 0; i < count; i++) {
-      this.need(p, 46, `central directory entry ${i}`);
-      if (this.view.getUint32(p, true) !== 0x02014b50) throw new Error(`zip: bad central directory signature at ${p}`);
-      const flags = this.view.getUint16(p + 8, true);
-      const method = this.view.getUint16(p + 10, true);
-      let compressedSize = this.view.getUint32(p + 20, true);
-      let size = this.view.getUint32(p + 24, true);
-      const nameLen = this.view.getUint16(p + 28, true);
-      const extraLen = this.view.getUint16(p + 30, true);
-      const commentLen = this.view.getUint16(p + 32, true);
-      let localOffset = this.view.getUint32(p + 42, true);
-      this.need(p + 46, nameLen + extraLen + commentLen, `central directory entry ${i}`);
-      const name = new TextDecoder().decode(bytes.subarray(p + 46, p + 46 + nameLen));
+      needCd(p, 46, `central directory entry ${i}`);
+      if (view.getUint32(p, true) !== 0x02014b50)
+        throw new Error(`zip: bad central directory signature at ${cdOffset + p}`);
+      const flags = view.getUint16(p + 8, true);
+      const method = view.getUint16(p + 10, true);
+      let compressedSize = view.getUint32(p + 20, true);
+      let size = view.getUint32(p + 24, true);
+      const nameLen = view.getUint16(p + 28, true);
+      const extraLen = view.getUint16(p + 30, true);
+      const commentLen = view.getUint16(p + 32, true);
+      let localOffset = view.getUint32(p + 42, true);
+      needCd(p + 46, nameLen + extraLen + commentLen, `central directory entry ${i}`);
+      const name = new TextDecoder().decode(cd.subarray(p + 46, p + 46 + nameLen));
       if (flags & 1) throw new Error(`zip: entry '${name}' is encrypted`);
       let e = p + 46 + nameLen;
       const extraEnd = e + extraLen;
       while (e + 4 <= extraEnd) {
-        const id = this.view.getUint16(e, true);
-        const len = this.view.getUint16(e + 2, true);
+        const id = view.getUint16(e, true);
+        const len = view.getUint16(e + 2, true);
         if (id === 0x0001) {
           let q = e + 4;
           if (size === 0xffffffff) {
-            size = this.u64(q, 'ZIP64 size');
+            needCd(q, 8, 'ZIP64 size');
+            size = u64(view, q, 'ZIP64 size');
             q += 8;
           }
           if (compressedSize === 0xffffffff) {
-            compressedSize = this.u64(q, 'ZIP64 compressed size');
+            needCd(q, 8, 'ZIP64 compressed size');
+            compressedSize = u64(view, q, 'ZIP64 compressed size');
             q += 8;
           }
-          if (localOffset === 0xffffffff) localOffset = this.u64(q, 'ZIP64 local offset');
+          if (localOffset === 0xffffffff) {
+            needCd(q, 8, 'ZIP64 local offset');
+            localOffset = u64(view, q, 'ZIP64 local offset');
+          }
         }
         e += 4 + len;
       }
@@ -108,19 +144,21 @@ export class ZipArchive {
     }
   }
 
-  private need(offset: number, length: number, what: string): void {
-    if (!(offset >= 0 && length >= 0 && offset + length <= this.bytes.byteLength)) {
-      throw new Error(
-        `zip: ${what} at bytes [${offset}, ${offset + length}) falls outside the archive of ${this.bytes.byteLength} bytes`,
-      );
+  /** `length` bytes at `offset`, after checking that they lie inside the archive. */
+  private slice(offset: number, length: number, what: string): Uint8Array {
+    const n = this.source.byteLength;
+    if (
+      !(
+        Number.isSafeInteger(offset) &&
+        Number.isSafeInteger(length) &&
+        offset >= 0 &&
+        length >= 0 &&
+        offset + length <= n
+      )
+    ) {
+      throw new Error(`zip: ${what} at bytes [${offset}, ${offset + length}) falls outside the archive of ${n} bytes`);
     }
-  }
-
-  private u64(offset: number, what: string): number {
-    this.need(offset, 8, what);
-    const v = this.view.getBigUint64(offset, true);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`zip: ${what} ${v} is too large`);
-    return Number(v);
+    return this.source.readSlice(offset, length);
   }
 
   /** Names of all entries. */
@@ -137,11 +175,11 @@ export class ZipArchive {
     const entry = this.entries.get(name);
     if (!entry) throw new Error(`zip: archive has no entry '${name}'`);
     const lo = entry.localOffset;
-    this.need(lo, 30, `local header of '${name}'`);
-    if (this.view.getUint32(lo, true) !== 0x04034b50) throw new Error(`zip: bad local header signature for '${name}'`);
-    const start = lo + 30 + this.view.getUint16(lo + 26, true) + this.view.getUint16(lo + 28, true);
-    this.need(start, entry.compressedSize, `data of '${name}'`);
-    const raw = this.bytes.subarray(start, start + entry.compressedSize);
+    const header = this.slice(lo, 30, `local header of '${name}'`);
+    const hv = new DataView(header.buffer, header.byteOffset, 30);
+    if (hv.getUint32(0, true) !== 0x04034b50) throw new Error(`zip: bad local header signature for '${name}'`);
+    const start = lo + 30 + hv.getUint16(26, true) + hv.getUint16(28, true);
+    const raw = this.slice(start, entry.compressedSize, `data of '${name}'`);
     if (entry.method === 0) {
       if (entry.size !== entry.compressedSize) {
         throw new Error(
@@ -171,4 +209,11 @@ export class ZipArchive {
       `zip: entry '${name}' uses compression method ${entry.method}; only stored (0) and deflate (8) are supported`,
     );
   }
+}
+
+function u64(view: DataView, offset: number, what: string): number {
+  if (offset < 0 || offset + 8 > view.byteLength) throw new Error(`zip: ${what} falls outside the archive`);
+  const v = view.getBigUint64(offset, true);
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`zip: ${what} ${v} is too large`);
+  return Number(v);
 }
