@@ -1,13 +1,18 @@
 import { defineConfig } from 'vitest/config';
 
-// The web page's end-to-end test (npm run test:web): builds the demo export if it is missing
-// (a full demo training run, minutes on 2 cores), builds the page with Vite, serves it with
-// `vite preview` and drives Debian's Chromium through playwright. Not part of `npm test`.
+// The web page's end-to-end tests (npm run test:web), one file after the other (each builds the
+// page into web/dist/ and trains what it needs when its cache is missing):
+// - web/test/page.test.ts: the demo (trains and exports the demo model to web/public/model/);
+// - web/test/open_your_own.test.ts: "Open your own" (trains a CLIP-vocabulary checkpoint, cached
+//   under node_modules/.cache/irra-tfjs-web/own/).
+// Each builds the page with Vite, serves it with `vite preview` (COOP/COEP headers) and drives
+// Debian's Chromium through playwright.
 export default defineConfig({
   test: {
     name: 'web',
     include: ['web/test/**/*.test.ts'],
     pool: 'forks',
+    fileParallelism: false,
     testTimeout: 600_000,
     hookTimeout: 3_600_000,
     reporters: ['default'],

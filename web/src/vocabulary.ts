@@ -4,8 +4,11 @@ import { buildSynthVocabulary } from '../../src/index';
 /** The exported word vocabulary as the page uses it. */
 export interface PageVocabulary {
   contextLength: number;
-  /** One caption → int32 ids `[contextLength]` (start, words, end, zero padding; truncated if too long). */
-  toIds(text: string): Int32Array;
+  /**
+   * Captions → int32 ids `[texts.length × contextLength]`, row-major (start, words, end, zero
+   * padding; truncated if too long): a `CaptionEncoder` for `PersonSearch`.
+   */
+  encode(texts: string[], contextLength: number): Int32Array;
   /** The words of `text` that the vocabulary does not know (they become the unknown id). */
   unknownWords(text: string): string[];
 }
@@ -30,7 +33,14 @@ export function pageVocabulary(v: DemoExportVocabulary): PageVocabulary {
   }
   return {
     contextLength: v.contextLength,
-    toIds: (text) => vocab.toIds([text], v.contextLength),
+    encode: (texts, contextLength) => {
+      if (contextLength !== v.contextLength) {
+        throw new Error(
+          `vocab.json: the model takes ${contextLength} tokens, the vocabulary was exported for ${v.contextLength}`,
+        );
+      }
+      return vocab.toIds(texts, contextLength);
+    },
     unknownWords: (text) => vocab.tokenize(text).filter((w) => vocab.encode(w)[0] === vocab.unkId),
   };
 }

@@ -1,39 +1,19 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright';
-import { build, type PreviewServer, preview } from 'vite';
+import { dirname, join } from 'node:path';
+import type { Page } from 'playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DemoExportGallery } from '../../src/cli/demo_export';
+import { repo, type ServedPage, servePage, webDir } from './serve';
 
-const webDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const repo = resolve(webDir, '..');
 const modelDir = join(webDir, 'public/model');
-const config = join(webDir, 'vite.config.ts');
 const screenshot = join(repo, 'test-results/web-demo.png');
 const TOP = 5;
 
-/** Chromium flags for WebGL/WebGPU through SwiftShader in a headless container. */
-const CHROMIUM_ARGS = ['--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--enable-unsafe-webgpu'];
-
-let server: PreviewServer;
-let browser: Browser;
+let served: ServedPage;
 let page: Page;
 let url: string;
 const pageErrors: string[] = [];
-
-async function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => ok(port));
-    });
-  });
-}
 
 beforeAll(async () => {
   // 1. the export (skipped by the script when web/public/model/export.json exists)
@@ -44,33 +24,16 @@ beforeAll(async () => {
   });
   if (exported.status !== 0) throw new Error(`web/export.ts failed with exit code ${exported.status}`);
   console.log(`[web e2e] export ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  // 2. the page
-  const t1 = performance.now();
-  await build({ configFile: config, logLevel: 'error' });
-  console.log(`[web e2e] vite build in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
-  const port = await freePort();
-  server = await preview({
-    configFile: config,
-    logLevel: 'error',
-    preview: { port, strictPort: true, host: '127.0.0.1' },
-  });
+  // 2. the page, built and served, and a browser
+  served = await servePage((line) => console.log(`[web e2e] ${line}`));
   // IRRA_WEB_BACKENDS=webgl,wasm overrides the page's backend order (webgpu, webgl, wasm)
   const backends = process.env.IRRA_WEB_BACKENDS;
-  url = `http://127.0.0.1:${port}/${backends ? `?backend=${encodeURIComponent(backends)}` : ''}`;
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: CHROMIUM_ARGS,
-  });
-  page = await browser.newPage({ viewport: { width: 1500, height: 900 } });
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error') pageErrors.push(m.text());
-  });
+  url = `${served.url}${backends ? `?backend=${encodeURIComponent(backends)}` : ''}`;
+  page = await served.open(pageErrors);
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
+  await served?.close();
 });
 
 /** The attributes of the gallery, as shipped with the export. */
@@ -108,6 +71,11 @@ describe('the demo page in headless Chromium', () => {
     expect(allowed).toContain(backend);
     expect(await page.getAttribute('#backend', 'data-backend')).toBe(backend);
     expect(await page.textContent('#metrics')).toMatch(/trained R1 [\d.]+%/);
+    // served with COOP/COEP: cross-origin isolated, so the wasm backend may use threads
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    console.log(
+      `[web e2e] cross-origin isolated; describeBackend().threads = ${(await page.getAttribute('#backend-detail', 'data-threads')) || 'n/a (not wasm)'}`,
+    );
     expect(pageErrors).toEqual([]);
   });
 
