@@ -6,12 +6,16 @@
  *
  * @module
  */
+import { gzipSync } from 'fflate';
 import { nodeFs } from '../util/node';
 
 /** File name of the shipped vocabulary (beside `dist/index.*`, and beside this module in the sources). */
 export const SHIPPED_VOCABULARY_FILE = 'bpe_simple_vocab_16e6.txt.gz';
 
 declare const __filename: string | undefined;
+
+/** The first bytes of the decompressed merges file (`"bpe_simple_vocab_16e6.txt#version: 0.2`). */
+const MERGES_HEADER = Array.from(new TextEncoder().encode('"bpe_simple_vocab'));
 
 /** Where the shipped vocabulary lies: beside the running module (ESM, CJS, or the TypeScript sources). */
 export function shippedVocabularyUrl(): URL {
@@ -23,7 +27,8 @@ export function shippedVocabularyUrl(): URL {
 }
 
 /**
- * The bytes of the shipped vocabulary: `fs.readFile` for `file:` URLs (Node), `fetch` otherwise.
+ * The bytes of the shipped vocabulary (gzip): `fs.readFile` for `file:` URLs (Node), `fetch`
+ * otherwise (merges text that the HTTP layer already decompressed is put back in a gzip container).
  * @throws Error naming the location when the file cannot be read.
  */
 export async function readShippedVocabulary(): Promise<Uint8Array> {
@@ -35,7 +40,11 @@ export async function readShippedVocabulary(): Promise<Uint8Array> {
     }
     const res = await fetch(url);
     if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`);
-    return new Uint8Array(await res.arrayBuffer());
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    // A server that sends the .gz file with `Content-Encoding: gzip` (vite preview does) makes
+    // fetch hand over the merges text already decompressed: store it back in a gzip container.
+    const isGzip = bytes[0] === 0x1f && bytes[1] === 0x8b;
+    return !isGzip && MERGES_HEADER.every((b, i) => bytes[i] === b) ? gzipSync(bytes, { level: 0 }) : bytes;
   } catch (e) {
     throw new Error(
       `ClipTokenizer.load: cannot read the shipped vocabulary at ${url.href} (${(e as Error).message}); pass a path, URL or bytes instead`,

@@ -25,6 +25,8 @@ let items: OwnGalleryItem[];
 let galleryPaths: string[];
 let query: { caption: string; pid: number; hits: SearchHit[] };
 const pidOf = new Map<string, number>();
+/** Ids as the page gives them to a chosen folder's files: `webkitRelativePath`, i.e. `gallery/<file>`. */
+const idOf = (it: OwnGalleryItem) => `${OWN_CHECKPOINT.gallery}/${it.file}`;
 
 /** The reference ranking: PersonSearch in Node over the PNG files, with the shipped CLIP tokenizer. */
 async function nodeSearch(checkpoint: string, caption: string): Promise<SearchHit[]> {
@@ -33,6 +35,7 @@ async function nodeSearch(checkpoint: string, caption: string): Promise<SearchHi
   try {
     await search.addImages(
       items.map((it, i) => new File([readFileSync(galleryPaths[i])], it.file, { type: 'image/png' })),
+      { ids: items.map(idOf) },
     );
     return await search.search(caption, { k: TOP });
   } finally {
@@ -52,7 +55,10 @@ beforeAll(async () => {
   const cached = readOwnCheckpoint();
   items = cached.items;
   galleryPaths = items.map((it) => join(dir, OWN_CHECKPOINT.gallery, it.file));
-  for (const it of items) pidOf.set(it.file, it.pid);
+  for (const it of items) {
+    pidOf.set(idOf(it), it.pid);
+    pidOf.set(it.file, it.pid);
+  }
   log(
     `model: CLIP vocabulary ${cached.manifest.vocabSize} (trained over ${cached.manifest.compactVocabSize} of its ids), R1 ${cached.manifest.trainedR1.toFixed(1)}% (chance ${cached.manifest.chanceR1.toFixed(1)}%), trained in ${cached.manifest.trainSeconds.toFixed(0)} s`,
   );
@@ -67,7 +73,7 @@ beforeAll(async () => {
   });
   const search = await PersonSearch.create({ model });
   try {
-    await search.addImages(galleryPaths, { ids: items.map((it) => it.file) });
+    await search.addImages(galleryPaths, { ids: items.map(idOf) });
     let correct = 0;
     for (const it of items) {
       for (const caption of it.captions) {
@@ -165,7 +171,8 @@ describe('the page opens your own checkpoint and images', () => {
       const tLoad = performance.now();
       expect(status).toMatch(/loaded/);
       expect(await page.getAttribute('#own-note', 'data-fusion')).toBe('true');
-      await page.setInputFiles('#own-folder', galleryPaths);
+      // a webkitdirectory input takes the folder (playwright refuses a list of files for it)
+      await page.setInputFiles('#own-folder', join(dir, OWN_CHECKPOINT.gallery));
       await page.waitForSelector('#own-status[data-state="indexed"]', { timeout: 300_000 });
       const tIndex = performance.now();
       const progress = await page.$eval('#own-progress', (p) => ({
