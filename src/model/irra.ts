@@ -15,6 +15,7 @@ import {
   read2d,
   subSeed,
   toReferenceLayout,
+  withUninitializedWeights,
 } from '../layers/weights';
 import { cmpmLoss, idLoss, itcLoss, mlmLoss, sdmLoss } from '../losses';
 import { embeddingLookup } from '../ops/embedding';
@@ -305,7 +306,7 @@ export class IRRA {
    */
   static fromStateDict(map: Map<string, tf.Tensor>, overrides: Partial<IRRAConfig> = {}): IRRA {
     const config = inferConfig(new Map([...map].map(([k, t]) => [k, t.shape])), overrides, 'IRRA.fromStateDict');
-    const model = new IRRA(config, 0, false);
+    const model = withUninitializedWeights(() => new IRRA(config, 0, true));
     try {
       model.loadStateDict(map);
     } catch (e) {
@@ -329,7 +330,7 @@ export class IRRA {
     config: IRRAConfig,
     weights: (name: string, referenceShape: number[]) => tf.Tensor | undefined,
   ): IRRA {
-    const model = new IRRA(config, 0, false);
+    const model = withUninitializedWeights(() => new IRRA(config, 0, true));
     try {
       for (const e of model.entries) {
         const want = referenceShape(e);

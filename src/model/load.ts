@@ -10,10 +10,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type IRRAConfig, patchGrid } from '../config';
 import { nodeFs } from '../util/node';
 import { readCheckpointRaw } from '../weights/checkpoint';
-import { withFileByteSource } from '../weights/file_source';
+import { openFileByteSource } from '../weights/file_source';
 import { convertStateDict } from '../weights/name_maps';
 import { POS_EMBED_DEFAULTS, resizePosEmbed } from '../weights/pos_embed';
-import { parseSafetensors, parseSafetensorsFile, type RawTensor } from '../weights/safetensors';
+import { parseSafetensors, parseSafetensorsSource, type RawTensor } from '../weights/safetensors';
 import { loadWeights } from '../weights/tfjs_io';
 import { readTorchArchive } from '../weights/torch';
 import { inferConfig } from './infer_config';
@@ -67,7 +67,7 @@ export interface IRRALoadOptions {
 }
 
 type Acquired =
-  | { kind: 'raw'; tensors: Map<string, RawTensor>; metadata: Record<string, string> }
+  | { kind: 'raw'; tensors: Map<string, RawTensor>; metadata: Record<string, string>; close?: () => void }
   | { kind: 'tensors'; tensors: Map<string, tf.Tensor>; owned: boolean };
 
 const describeSource = (source: unknown): string => {
@@ -221,21 +221,31 @@ async function acquire(source: ModelSource, options: IRRALoadOptions): Promise<A
     await fh.close();
   }
   const isSafetensors = head[8] === 0x7b && !(head[0] === 0x50 && head[1] === 0x4b);
-  if (isSafetensors) {
-    // Header first, then each tensor into its own array: the file is never held whole.
-    const parsed = await stepAsync('parse', () => parseSafetensorsFile(path));
-    options.onProgress?.({ phase: 'download', loaded: info.size, total: info.size });
-    return { kind: 'raw', tensors: parsed.tensors, metadata: parsed.metadata };
-  }
-  if (head[0] === 0x50 && head[1] === 0x4b) {
-    // A PyTorch zip: the directory first, then each storage into its own array (freed once copied).
-    const tensors = await stepAsync('parse', () => withFileByteSource(path, (src) => readTorchArchive(src).tensors));
-    options.onProgress?.({ phase: 'download', loaded: info.size, total: info.size });
-    return { kind: 'raw', tensors, metadata: {} };
+  if (isSafetensors || (head[0] === 0x50 && head[1] === 0x4b)) {
+    // Header / directory first; each tensor is read from the file when it is copied into the model.
+    const file = await stepAsync('read', () => openFileByteSource(path));
+    try {
+      const parsed = step('parse', () =>
+        isSafetensors
+          ? parseSafetensorsSource(file.source)
+          : { tensors: readTorchArchive(file.source).tensors, metadata: {} },
+      );
+      options.onProgress?.({ phase: 'download', loaded: info.size, total: info.size });
+      return { kind: 'raw', tensors: parsed.tensors, metadata: parsed.metadata, close: file.close };
+    } catch (e) {
+      file.close();
+      throw e;
+    }
   }
   const bytes = new Uint8Array(await stepAsync('read', () => fs.readFile(path)));
   options.onProgress?.({ phase: 'download', loaded: info.size, total: info.size });
   return step('parse', () => parseBytes(bytes));
+}
+
+/** A raw tensor as a tfjs tensor (its data read once: a file-backed raw tensor reads at every access). */
+function rawTensor(entry: RawTensor): tf.Tensor {
+  const data = entry.data;
+  return tf.tensor(data, entry.shape, data instanceof Float32Array ? 'float32' : 'int32');
 }
 
 /** Geometry the model gets, and the checkpoint's own grid when it can be known. */
@@ -358,7 +368,7 @@ export async function loadIRRA(source: ModelSource, options: IRRALoadOptions = {
             ? acquired?.kind === 'tensors' && !acquired.owned
               ? tf.clone(entry)
               : entry
-            : tf.tensor(entry.data, entry.shape, entry.data instanceof Float32Array ? 'float32' : 'int32');
+            : rawTensor(entry);
         if (!(entry instanceof tf.Tensor)) named.delete(name);
         if (name === POS_EMBED_DEFAULTS.visualKey && geo.rows !== geo.grid[0] * geo.grid[1] + 1 && geo.sourceGrid) {
           const resized = resizePosEmbed(t as tf.Tensor2D, geo.sourceGrid, geo.grid);
@@ -383,6 +393,7 @@ export async function loadIRRA(source: ModelSource, options: IRRALoadOptions = {
     const message = (e as Error).message ?? String(e);
     throw new Error(`${label}: ${e instanceof LoadError ? message : `read: ${message}`}`);
   } finally {
+    if (acquired?.kind === 'raw') acquired.close?.();
     if (acquired?.kind === 'tensors' && acquired.owned) {
       for (const t of acquired.tensors.values()) if (!t.isDisposed) t.dispose();
     }

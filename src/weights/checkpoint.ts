@@ -79,7 +79,12 @@ async function readRawFromPath(path: string): Promise<Map<string, RawTensor>> {
     await fh.close();
   }
   if (looksLikeSafetensors(head)) return (await parseSafetensorsFile(path)).tensors;
-  if (isZip(head)) return withFileByteSource(path, (source) => readTorchArchive(source).tensors);
+  if (isZip(head)) {
+    return withFileByteSource(path, (source) => {
+      const lazy = readTorchArchive(source).tensors;
+      return new Map([...lazy].map(([k, t]) => [k, { dtype: t.dtype, shape: t.shape, data: t.data }]));
+    });
+  }
   return readCheckpointRaw(await fs.readFile(path)).tensors;
 }
 

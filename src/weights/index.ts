@@ -34,6 +34,7 @@ export {
   decodeElements,
   parseSafetensors,
   parseSafetensorsFile,
+  parseSafetensorsSource,
   type RawSafetensorsEntry,
   type RawTensor,
   rawToTensors,

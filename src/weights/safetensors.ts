@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type ByteDtype, DTYPE_BYTES, decodeBytes } from './dtypes';
 import { nodeFs } from './node';
+import type { ZipByteSource } from './zip';
 
 /** Element types a safetensors file may hold that this reader understands. */
 export type SafetensorsDtype = ByteDtype;
@@ -200,6 +201,32 @@ export function rawToTensors(raw: Map<string, RawTensor>): Map<string, tf.Tensor
  */
 export function readSafetensors(bytes: Uint8Array | ArrayBuffer): Map<string, tf.Tensor> {
   return rawToTensors(parseSafetensors(bytes).tensors);
+}
+
+/**
+ * Parses a safetensors file behind a random-access source (e.g. a file on disk): the header is read
+ * and validated now; each tensor's `data` is read from the source and decoded when it is accessed
+ * (again at every access), so a caller that converts tensors one by one never holds the file whole.
+ */
+export function parseSafetensorsSource(source: ZipByteSource): {
+  tensors: Map<string, RawTensor>;
+  metadata: Record<string, string>;
+} {
+  const size = source.byteLength;
+  const headerLen = readHeaderLength(size >= 8 ? source.readSlice(0, 8) : new Uint8Array(8), size);
+  const dataStart = 8 + headerLen;
+  const { entries, metadata } = parseHeader(source.readSlice(8, headerLen), size - dataStart);
+  const tensors = new Map<string, RawTensor>();
+  for (const e of entries) {
+    tensors.set(e.name, {
+      dtype: e.dtype,
+      shape: e.shape,
+      get data() {
+        return decodeBytes(source.readSlice(dataStart + e.begin, e.end - e.begin), e.dtype, e.name, 'safetensors');
+      },
+    });
+  }
+  return { tensors, metadata };
 }
 
 /**

@@ -161,8 +161,9 @@ export interface TorchArchiveContents {
  * Tensors are rebuilt from their storages with offset and strides (non-contiguous views are
  * gathered); float16/bfloat16/float64 become float32, int64 becomes int32 (an error when out of
  * range). Contiguous, aligned float32 tensors are views of `bytes` (no copy). Given a
- * {@link ZipByteSource} (a file on disk), only the pickle and the storages are read, each storage
- * into its own array, so a caller can free them one by one.
+ * {@link ZipByteSource} (a file on disk), only the directory and the pickle are read at once;
+ * each tensor's `data` is read from the source when it is accessed (again at every access), so a
+ * caller that converts tensors one by one never holds the file whole.
  *
  * @throws Error naming the problem: not a ZIP, truncated, a disallowed global, a storage that is
  * missing or too short, a tensor reaching past its storage.
@@ -227,6 +228,21 @@ export function readTorchArchive(bytes: Uint8Array | ArrayBuffer | ZipByteSource
   if (refs.size === 0) throw new Error('torch: the checkpoint holds no tensors');
   const storageBytes = new Map<string, Uint8Array>();
   const tensors = new Map<string, RawTensor>();
+  if (!(buf instanceof Uint8Array)) {
+    // From a file: each tensor's storage is read when its data is asked for, into a new array that
+    // becomes garbage as soon as the caller is done with it (the file is never held whole).
+    for (const [name, t] of refs) {
+      const entry = `${prefix}data/${t.storage.key}`;
+      tensors.set(name, {
+        dtype: t.storage.dtype,
+        shape: [...t.shape],
+        get data() {
+          return materialize(name, t, zip.read(entry)).data;
+        },
+      });
+    }
+    return { tensors, format: torchScript ? 'torchscript' : 'pickle' };
+  }
   for (const [name, t] of refs) {
     let sb = storageBytes.get(t.storage.key);
     if (!sb) {
