@@ -241,12 +241,18 @@ function showLoadProgress(p: LoadProgress): void {
       : `${what}: ${(p.loaded / 1e6).toFixed(1)} MB`;
 }
 
+/** Frees your model and search; its results leave the page, and the demo gallery (if any) takes over. */
 async function disposeOwn(): Promise<void> {
   const s = ownSession;
   ownSession = null;
   if (!s) return;
-  if (active === galleries.own) active = galleries.demo;
+  const wasActive = active !== null && active === galleries.own;
   galleries.own = null;
+  if (wasActive) {
+    resultsEl.replaceChildren();
+    delete resultsEl.dataset.query;
+    activate(galleries.demo);
+  }
   for (const url of s.urls.values()) URL.revokeObjectURL(url);
   await s.search.dispose();
   s.model.dispose();
@@ -262,6 +268,8 @@ async function loadOwnCheckpoint(): Promise<void> {
   const strideSize = positiveInteger(own.stride, 'stride');
   own.note.textContent = '';
   setOwnStatus(`loading ${file.name} (${(file.size / 1e6).toFixed(1)} MB)…`, 'loading');
+  // the images of the previous checkpoint are indexed again with this one
+  if (ownSession?.files.size) waitingImages = [...ownSession.files].map(([id, f]) => ({ id, file: f }));
   await disposeOwn();
   refreshGalleryChoice();
   const t0 = performance.now();
@@ -462,7 +470,7 @@ function refreshGalleryChoice(): void {
   galleryNameEl.replaceChildren();
   const available = [galleries.demo, galleries.own].filter((g): g is Gallery => g !== null);
   if (!active) return;
-  galleryNameEl.append(`searching the ${active.kind === 'demo' ? 'demo gallery' : 'your gallery'}`);
+  galleryNameEl.append(`searching ${active.kind === 'demo' ? 'the demo gallery' : 'your gallery'}`);
   for (const g of available) {
     if (g === active) continue;
     const b = document.createElement('button');

@@ -145,7 +145,7 @@ function expandVocabulary(
 
 /**
  * Checks that the expanded model encodes CLIP ids as the trained one encodes compact ids (max
- * absolute difference of the text features ≤ 1e-5), for `captions`.
+ * absolute difference of the text features ≤ 1e-5), for `captions`; returns that difference.
  */
 async function checkSameTextFeatures(
   trained: IRRA,
@@ -153,7 +153,7 @@ async function checkSameTextFeatures(
   captions: string[],
   tokenizer: ClipTokenizer,
   result: { encodeText: (texts: string[]) => Int32Array; contextLength: number },
-): Promise<void> {
+): Promise<number> {
   const expanded = await IRRA.load(full, OWN_GEOMETRY);
   try {
     const l = result.contextLength;
@@ -168,6 +168,7 @@ async function checkSameTextFeatures(
     diff.dispose();
     if (!(d <= 1e-5))
       throw new Error(`the CLIP-vocabulary model's text features differ from the trained one's by ${d}`);
+    return d;
   } finally {
     expanded.dispose();
   }
@@ -214,7 +215,8 @@ export async function writeOwnCheckpoint(dir: string = OWN_CHECKPOINT.dir, log =
     const state = result.model.stateDict();
     const full = expandVocabulary(state, toCompact, result.vocabSize, tokenizer.vocabSize);
     tf.dispose([...state.values()]);
-    await checkSameTextFeatures(result.model, full, corpus.slice(0, 64), tokenizer, result);
+    const diff = await checkSameTextFeatures(result.model, full, corpus.slice(0, 64), tokenizer, result);
+    log(`own checkpoint: text features over CLIP ids vs compact ids: max |difference| ${diff.toExponential(2)}`);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(join(dir, OWN_CHECKPOINT.gallery), { recursive: true });
     try {
