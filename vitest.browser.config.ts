@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { playwright } from '@vitest/browser-playwright';
 import { defineConfig } from 'vitest/config';
+import { CHROMIUM, chromiumOrSkip } from './test/helpers/chromium.js';
 
 // The parity suites again, in headless Debian Chromium, on the browser backends.
 // Fixtures are read by the test server (a browser command) and handed to the page as base64.
@@ -68,7 +69,7 @@ const browserProject = (backend: 'webgl' | 'webgpu') => ({
       screenshotFailures: false,
       provider: playwright({
         launchOptions: {
-          executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+          executablePath: CHROMIUM,
           args: ['--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--enable-unsafe-webgpu'],
         },
       }),
@@ -81,6 +82,8 @@ const browserProject = (backend: 'webgl' | 'webgpu') => ({
   },
 });
 
-export default defineConfig({
-  test: { projects: [browserProject('webgl'), browserProject('webgpu')] },
-});
+// Without Chromium: one line saying how to install it, and no tests (a failure under
+// IRRA_REQUIRE_BROWSER=1, which .ci/run sets).
+export default chromiumOrSkip('the webgl/webgpu suites (vitest.browser.config.ts)')
+  ? defineConfig({ test: { projects: [browserProject('webgl'), browserProject('webgpu')] } })
+  : defineConfig({ test: { include: [], passWithNoTests: true } });

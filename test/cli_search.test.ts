@@ -16,6 +16,7 @@ import { lanceStore } from '../src/search/stores/lancedb';
 import { ClipTokenizer } from '../src/tokenizer/clip_tokenizer';
 import { saveSafetensors } from '../src/weights/checkpoint';
 import { parseSafetensors } from '../src/weights/safetensors';
+import { CHROMIUM, hasChromium } from './helpers/chromium';
 import { fixturePath, vocabPath } from './helpers/fixtures';
 import { killMidway } from './helpers/kill_midway';
 import { pngBytes, referenceScores, syntheticImage, TINY_A, writeGallery } from './helpers/search_fixtures';
@@ -23,7 +24,6 @@ import { pngBytes, referenceScores, syntheticImage, TINY_A, writeGallery } from 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..');
 const CLI = join(repo, 'src/cli/main.ts');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** A CommandIO that records what a command prints. */
 function capture(isTTY = false): CommandIO & { text: () => string; warnings: string[] } {
@@ -595,11 +595,8 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs index / searc
       for (const r of json.flatMap((j) => j.results)) expect(page).toContain(`data-score="${r.score}"`);
     });
 
-    it('Chromium: sections, hits, data: images, scores, heat maps; screenshot', async (ctx) => {
-      if (!existsSync(CHROMIUM)) {
-        console.warn(`[cli search] ${CHROMIUM} is missing: the page was checked as text only`);
-        ctx.skip();
-      }
+    // Without Chromium, vitest.config.ts has printed one line saying how to install it.
+    it.runIf(hasChromium())('Chromium: sections, hits, data: images, scores, heat maps; screenshot', async () => {
       const { chromium } = await import('playwright');
       const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--use-angle=swiftshader'] });
       try {

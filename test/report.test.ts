@@ -8,8 +8,7 @@ import { type DemoResult, runDemo } from '../src/cli/demo';
 import { commandDemo, DEMO_REPORT, demoReportHtml } from '../src/cli/demo_command';
 import { trainingReportHtml } from '../src/train/report';
 import type { EpochLog } from '../src/train/trainer';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+import { CHROMIUM, hasChromium } from './helpers/chromium';
 
 /** Every plotted point of the page, by chart id: [series, x, y] with the exact numbers of the data attributes. */
 type Points = Record<string, [string, number, number][]>;
@@ -39,7 +38,7 @@ async function chartPoints(browser: Browser, file: string): Promise<{ points: Po
 const series = (points: [string, number, number][], name: string) =>
   points.filter((p) => p[0] === name).map((p) => [p[1], p[2]]);
 
-describe.runIf(process.env.IRRA_TEST_BACKEND === 'wasm' && existsSync(CHROMIUM))('training report in Chromium', () => {
+describe.runIf(process.env.IRRA_TEST_BACKEND === 'wasm' && hasChromium())('training report in Chromium', () => {
   let browser: Browser;
   let dir: string;
   let run: DemoResult;
