@@ -32,6 +32,7 @@ import {
   type OrtSession,
   type OrtTensor,
 } from '../src/search/engines/onnxruntime_loader';
+import { mulberry32 } from '../src/util/random';
 import { flag, numberOption } from './args';
 
 /** One benchmark row, in bench/run.ts's shape. */
@@ -159,20 +160,9 @@ function difference(a: Float32Array, b: Float32Array): { maxAbs: number; relativ
   return { maxAbs, relative: maxAbs / scale };
 }
 
-/** Deterministic 32-bit PRNG (mulberry32) in [0, 1). */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let r = Math.imul(s ^ (s >>> 15), 1 | s);
-    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Random ids below the end-of-text id, the end-of-text id at a random position, zeros after it. */
 function randomIds(c: IRRAConfig, batch: number, seed: number): Int32Array {
-  const rand = prng(seed);
+  const rand = mulberry32(seed);
   const l = c.contextLength;
   const ids = new Int32Array(batch * l);
   for (let b = 0; b < batch; b++) {
@@ -280,7 +270,7 @@ export async function onnxPeerRows(
     });
     sessions.push(mmSession);
     const a = new Float32Array(rows * width);
-    const rand = prng(seed + 1);
+    const rand = mulberry32(seed + 1);
     for (let i = 0; i < a.length; i++) a[i] = rand() * 2 - 1;
     const mmFeed = { a: new ort.Tensor('float32', a, [rows, width]) };
     const mmFlops = 2 * rows * width * 4 * width;

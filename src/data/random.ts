@@ -1,33 +1,12 @@
 /**
- * Seeded randomness for the data pipeline. Every random decision (shuffles, identity
- * sampling, flips, crops, erasing, MLM masking) draws from an {@link Rng} passed in by the
- * caller, so a run is reproducible from one seed.
+ * The data pipeline's random draws. Every random decision (shuffles, identity sampling, flips,
+ * crops, erasing, MLM masking) draws from an {@link Rng} passed in by the caller, so a run is
+ * reproducible from one seed. The generator itself ({@link Rng}, `seededRng`, `forkRng`) lives in
+ * `util/random.ts`; it is re-exported here for the pipeline's modules.
  */
-import { mulberry32 } from '../util/random';
+import type { Rng } from '../util/random';
 
-/** A source of uniform floats in `[0, 1)` (the shape of `Math.random`). */
-export type Rng = () => number;
-
-/**
- * A small, fast, seeded generator (mulberry32) returning floats in `[0, 1)` with 32 bits of
- * resolution. The same seed always yields the same sequence.
- *
- * @param seed any finite number; only its low 32 bits (after truncation) are used.
- * @example
- * const rng = seededRng(42);
- * const x = rng(); // same value on every run
- */
-export function seededRng(seed: number): Rng {
-  if (!Number.isFinite(seed)) {
-    throw new Error(`seededRng: seed must be a finite number, got ${String(seed)}`);
-  }
-  return mulberry32(seed);
-}
-
-/** A new generator seeded from the next draw of `rng` (an independent stream for one task). */
-export function forkRng(rng: Rng): Rng {
-  return seededRng(Math.floor(rng() * 4294967296));
-}
+export { forkRng, type Rng, seededRng } from '../util/random';
 
 /** A uniform integer in `[low, high)` (torch.randint / Python randrange semantics). */
 export function randInt(rng: Rng, low: number, high: number): number {

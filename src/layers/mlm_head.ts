@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { layerNorm } from '../ops/layer_norm';
 import { linear } from '../ops/linear';
-import { Rng } from '../ops/random';
+import { initSampler } from '../util/random';
 import { quickGelu } from './quick_gelu';
 import {
   checkPositiveInt,
@@ -75,7 +75,7 @@ export class MlmHead extends tfl.layers.Layer {
    */
   override build(_inputShape: tfl.Shape | tfl.Shape[]): void {
     const e = this.width;
-    const rng = new Rng(this.seed);
+    const rng = initSampler(this.seed);
     const bound = 1 / Math.sqrt(e);
     this.dense = {
       kernel: this.addWeight('dense.weight', [e, e], 'float32', normalInit(rng, this.denseStd)),

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { attentionCore, causalMask } from '../ops/attention';
 import { linear } from '../ops/linear';
-import { Rng } from '../ops/random';
+import { initSampler } from '../util/random';
 import {
   checkHeads,
   checkLastAxis,
@@ -91,7 +91,7 @@ export class MultiHeadAttention extends tfl.layers.Layer {
    */
   override build(_inputShape: tfl.Shape | tfl.Shape[]): void {
     const e = this.width;
-    const rng = new Rng(this.seed);
+    const rng = initSampler(this.seed);
     const inInit =
       this.inProjStd === null ? uniformInit(rng, Math.sqrt(6 / (e + 3 * e))) : normalInit(rng, this.inProjStd);
     this.inProjWeight = this.addWeight('in_proj_weight', [e, 3 * e], 'float32', inInit);

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { layerNorm } from '../ops/layer_norm';
 import { linear } from '../ops/linear';
-import { Rng } from '../ops/random';
+import { initSampler } from '../util/random';
 import { MultiHeadAttention } from './multi_head_attention';
 import { quickGelu } from './quick_gelu';
 import {
@@ -96,7 +96,7 @@ export class ResidualAttentionBlock extends tfl.layers.Layer {
    */
   override build(_inputShape: tfl.Shape | tfl.Shape[]): void {
     const e = this.width;
-    const rng = new Rng(this.seed);
+    const rng = initSampler(this.seed);
     this.attn.build([null, null, e]);
     this._trainableWeights.push(...this.attn.trainableWeights);
     this.ln1 = {

@@ -3,7 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { embeddingLookup } from '../ops/embedding';
 import { layerNorm } from '../ops/layer_norm';
 import { linear } from '../ops/linear';
-import { Rng } from '../ops/random';
+import { initSampler } from '../util/random';
 import { Transformer } from './transformer';
 import {
   checkPositiveInt,
@@ -112,7 +112,7 @@ export class TextTransformer extends tfl.layers.Layer {
    */
   override build(_inputShape: tfl.Shape | tfl.Shape[]): void {
     const w = this.width;
-    const rng = new Rng(this.seed);
+    const rng = initSampler(this.seed);
     this.positionalEmbedding = this.addWeight(
       'positional_embedding',
       [this.contextLength, w],

@@ -3,7 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { layerNorm } from '../ops/layer_norm';
 import { linear } from '../ops/linear';
 import { extractPatches } from '../ops/patches';
-import { Rng } from '../ops/random';
+import { initSampler } from '../util/random';
 import { Transformer } from './transformer';
 import {
   checkPositiveInt,
@@ -132,7 +132,7 @@ export class VisionTransformer extends tfl.layers.Layer {
    */
   override build(_inputShape: tfl.Shape | tfl.Shape[]): void {
     const w = this.width;
-    const rng = new Rng(this.seed);
+    const rng = initSampler(this.seed);
     const scale = w ** -0.5;
     const p = this.patchSize;
     this.classEmbedding = this.addWeight('class_embedding', [w], 'float32', normalInit(rng, scale));

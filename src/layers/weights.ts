@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { normalArray, type Rng, uniformArray } from '../ops/random';
+import type { NormalSampler } from '../util/random';
 
 /** A tfjs-layers weight initializer. */
 export type Initializer = ReturnType<typeof tfl.initializers.zeros>;
@@ -75,10 +75,20 @@ function arrayInit(make: (size: number) => Float32Array): Initializer {
   return init as unknown as Initializer;
 }
 
-/** N(0, std²) from a seeded stream. */
-export const normalInit = (rng: Rng, std: number): Initializer => arrayInit((n) => normalArray(rng, n, std));
-/** U(-bound, bound) from a seeded stream. */
-export const uniformInit = (rng: Rng, bound: number): Initializer => arrayInit((n) => uniformArray(rng, n, bound));
+/** N(0, std²) from a seeded stream (drawn when the weight is built). */
+export const normalInit = (rng: NormalSampler, std: number): Initializer =>
+  arrayInit((n) => {
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) out[i] = rng.normal() * std;
+    return out;
+  });
+/** U(-bound, bound) from a seeded stream (drawn when the weight is built). */
+export const uniformInit = (rng: NormalSampler, bound: number): Initializer =>
+  arrayInit((n) => {
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) out[i] = (2 * rng.uniform() - 1) * bound;
+    return out;
+  });
 /** A constant. */
 export const constantInit = (value: number): Initializer => arrayInit((n) => new Float32Array(n).fill(value));
 

@@ -20,7 +20,7 @@ import {
 import { cmpmLoss, idLoss, itcLoss, mlmLoss, sdmLoss } from '../losses';
 import { embeddingLookup } from '../ops/embedding';
 import { linear } from '../ops/linear';
-import { Rng } from '../ops/random';
+import { initSampler } from '../util/random';
 import { inferConfig } from './infer_config';
 import { type IRRALoadOptions, loadIRRA, type ModelSource } from './load';
 
@@ -207,7 +207,7 @@ export class IRRA {
       ),
     ];
     if (c.lossNames.includes('id')) {
-      const rng = new Rng(subSeed(seed, 2));
+      const rng = initSampler(subSeed(seed, 2));
       const weightInit = (initialize ? normalInit(rng, 0.001) : constantInit(0)).apply(
         [c.embedDim, c.numClasses],
         'float32',

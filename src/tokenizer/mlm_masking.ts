@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { mulberry32 } from '../util/random';
+import { type Rng, seededRng } from '../util/random';
 
 /** Defaults of {@link buildMlmInputs} (the reference's constants). */
 export const MLM_MASKING_DEFAULTS = {
@@ -23,7 +23,7 @@ export const MLM_MASKING_DEFAULTS = {
 /** Options of {@link buildMlmInputs}. */
 export interface MlmMaskingOptions {
   /** Uniform random numbers in [0, 1), e.g. `createRng(seed)` or `Math.random`. */
-  rng: () => number;
+  rng: Rng;
   /** Default {@link MLM_MASKING_DEFAULTS}.maskRate (0.15). */
   maskRate?: number;
   /** Default {@link MLM_MASKING_DEFAULTS}.maskTokenRate (0.8). */
@@ -129,15 +129,13 @@ export function buildMlmInputs(ids: Int32Array | readonly number[], options: Mlm
 }
 
 /**
- * A small seeded generator of uniform numbers in [0, 1) (mulberry32: 32-bit state, 2³² period),
- * for reproducible masking: the same stream as the data pipeline's `seededRng` for the same seed.
+ * A seeded generator of uniform numbers in [0, 1) for reproducible masking: the library's one
+ * generator (mulberry32: 32-bit state, 2³² period), the same stream as the data pipeline's for
+ * the same seed.
  *
+ * @param seed a finite number; only its low 32 bits (after truncation) are used.
+ * @throws if `seed` is not a finite number.
  * @example
  * const rng = createRng(7); rng(); // the same sequence for the same seed
  */
-export function createRng(seed: number): () => number {
-  if (typeof seed !== 'number' || !Number.isFinite(seed)) {
-    throw new Error(`createRng: expected seed to be a finite number, got ${seed}`);
-  }
-  return mulberry32(seed);
-}
+export const createRng: (seed: number) => Rng = seededRng;
