@@ -49,7 +49,13 @@ export {
   type RetrievalEncoder,
 } from './eval/evaluator';
 export { type PidsLike, RANK_DEFAULTS, type RankOptions, type RankResult, rank, rankAsync } from './eval/rank';
-export { encodeGalleryInWorkers, GALLERY_WORKERS_DEFAULTS, type GalleryWorkersOptions } from './eval/workers';
+export {
+  encodeGalleryInWorkers,
+  GALLERY_WORKERS_DEFAULTS,
+  GalleryWorkerPool,
+  type GalleryWorkerPoolOptions,
+  type GalleryWorkersOptions,
+} from './eval/workers';
 export {
   EXPORT_ONNX_DEFAULTS,
   type ExportOnnxOptions,

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it, vi } from 'vitest';
-import { encodeGalleryInWorkers, GALLERY_WORKERS_DEFAULTS } from '../src/eval/workers';
+import { encodeGalleryInWorkers, GALLERY_WORKERS_DEFAULTS, GalleryWorkerPool } from '../src/eval/workers';
 import type { IRRA, IRRABatch } from '../src/model';
 import { useFixtureModel } from './helpers/model_fixtures';
 
@@ -74,4 +74,38 @@ describe('encodeGalleryInWorkers', () => {
     );
     expect(run.exited).toEqual([true]);
   }, 60_000);
+});
+
+describe('GalleryWorkerPool', () => {
+  let model: IRRA;
+  let batch: IRRABatch;
+  useFixtureModel('tiny_a', (fixture) => {
+    ({ model, batch } = fixture);
+  });
+
+  it('keeps its workers across calls, equals in-process encoding, and refuses work once closed', async () => {
+    const expected = model.encodeImage(batch.images);
+    const want = expected.dataSync();
+    const pixels = batch.images.dataSync() as Float32Array;
+    const n = batch.images.shape[0];
+    const run = await watchWorkers(async () => {
+      const pool = await GalleryWorkerPool.start(model, { workers: 2, backend });
+      const starts = vi.spyOn(Worker.prototype, 'postMessage');
+      const first = await pool.encode(pixels, n, 1);
+      const second = await pool.encode(pixels, n, 3);
+      starts.mockRestore();
+      expect(pool.size).toBe(2);
+      await pool.close();
+      await expect(pool.encode(pixels, n)).rejects.toThrow(/the pool is closed/);
+      await expect(pool.close()).resolves.toBeUndefined();
+      return [first, second];
+    });
+    expect(run.error).toBeUndefined();
+    expect(run.exited).toEqual([true, true]);
+    for (const got of run.result as Float32Array[]) {
+      for (let i = 0; i < want.length; i++)
+        expect(Math.abs(got[i] - want[i])).toBeLessThan(1e-5 * Math.max(1, Math.abs(want[i])));
+    }
+    expected.dispose();
+  }, 120_000);
 });

@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type CaptionEncoder, encodeCaptions } from '../data/batch';
+import type { GalleryWorkerPool } from '../eval/workers';
 import { crossAttentionMap } from '../model/cross_attention_map';
 import type { IRRA } from '../model/irra';
 import { ClipTokenizer } from '../tokenizer/clip_tokenizer';
@@ -86,7 +87,10 @@ export interface AddImagesOptions {
   ids?: readonly string[];
   /** Metadata stored with each row (the store decides what it keeps). */
   metadata?: ReadonlyArray<RowMetadata | undefined>;
-  /** Node, tfjs engine: encode in this many worker threads (`encodeGalleryInWorkers`). Default 1. */
+  /**
+   * Node, tfjs engine: encode in this many worker threads, each with its own copy of the model on
+   * its own wasm backend (started on first use and kept until `dispose`). Default 1 (in-process).
+   */
   workers?: number;
   /** Called after every batch. */
   onProgress?: (progress: AddImagesProgress) => void;
@@ -214,6 +218,8 @@ export class PersonSearch {
   private readonly batchSize: number;
   private readonly decoder: ImageDecoder;
   private readonly sources = new Map<string, ImageSource>();
+  /** Worker threads of `addImages({ workers })`, started on first use and kept until dispose. */
+  private workerPool: GalleryWorkerPool | null = null;
   private count: number;
   private disposed = false;
 
@@ -397,19 +403,15 @@ export class PersonSearch {
   }
 
   private async encodeInWorkers(pixels: Float32Array, count: number, workers: number): Promise<Float32Array> {
-    const { encodeGalleryInWorkers } = await import('../eval/workers');
-    const [h, w] = this.preprocessing.imageSize;
-    const images = tf.tensor4d(pixels, [count, h, w, 3]);
-    try {
-      const feats = await encodeGalleryInWorkers(this.model, images, { workers, batchSize: this.batchSize });
-      try {
-        return (await feats.data()) as Float32Array;
-      } finally {
-        feats.dispose();
-      }
-    } finally {
-      images.dispose();
+    if (this.workerPool && this.workerPool.size !== workers) {
+      await this.workerPool.close();
+      this.workerPool = null;
     }
+    if (!this.workerPool) {
+      const { GalleryWorkerPool } = await import('../eval/workers');
+      this.workerPool = await GalleryWorkerPool.start(this.model, { workers });
+    }
+    return this.workerPool.encode(pixels, count, this.batchSize);
   }
 
   /** Query ids `[n, contextLength]` from any {@link SearchQuery}; checks emptiness and shape. */
@@ -696,7 +698,8 @@ export class PersonSearch {
     if (this.disposed) return;
     this.disposed = true;
     this.sources.clear();
-    await Promise.all([this.store.close(), this.engine.dispose()]);
+    await Promise.all([this.store.close(), this.engine.dispose(), this.workerPool?.close()]);
+    this.workerPool = null;
   }
 
   /** `await using search = await PersonSearch.create(...)` disposes it at the end of the scope. */
