@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { patchGrid } from '../config';
 import { layerNorm } from '../ops/layer_norm';
 import { linear } from '../ops/linear';
 import { extractPatches } from '../ops/patches';
@@ -48,10 +49,9 @@ export const IMAGE_CHANNELS = 3;
 /**
  * CLIP's vision transformer with IRRA's non-square input and patch stride: a bias-free patch
  * embedding `conv1` (kernel `patch`, stride `stride`; computed as im2col + matMul), class token,
- * positional embedding (`ny · nx + 1` rows, `ny = (H - patch) // stride + 1`,
- * `nx = (W - patch) // stride + 1`), `ln_pre`, the transformer, `ln_post` on every token and
- * `@ proj`. Maps NHWC float32 images `[B, H, W, 3]` → tokens `[B, ny · nx + 1, outputDim]`; the
- * global image feature is token 0 ({@link VisionTransformer.pooled}).
+ * positional embedding (`ny · nx + 1` rows, `[ny, nx] = patchGrid([H, W], patch, stride)`),
+ * `ln_pre`, the transformer, `ln_post` on every token and `@ proj`. Maps NHWC float32 images
+ * `[B, H, W, 3]` → tokens `[B, ny · nx + 1, outputDim]`; the global image feature is token 0 ({@link VisionTransformer.pooled}).
  *
  * @example
  * ```ts
@@ -103,8 +103,7 @@ export class VisionTransformer extends tfl.layers.Layer {
     this.heads = args.heads;
     this.outputDim = args.outputDim;
     this.seed = args.seed ?? randomSeed();
-    this.gridY = Math.floor((this.imageSize[0] - this.patchSize) / this.strideSize) + 1;
-    this.gridX = Math.floor((this.imageSize[1] - this.patchSize) / this.strideSize) + 1;
+    [this.gridY, this.gridX] = patchGrid(this.imageSize, this.patchSize, this.strideSize);
     this.transformer = new Transformer({
       width: this.width,
       layers: this.layers,

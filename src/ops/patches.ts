@@ -1,17 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { patchGrid } from '../config';
 
 /**
  * im2col for the vision tower's patch embedding: from NHWC `images` `[B, H, W, C]`, every
  * `patch × patch` window at stride `stride` as one row, in (row, column) grid order, each row
  * ordered (kernel row, kernel column, channel). Returns a new `[B · ny · nx, patch² · C]` tensor
- * owned by the caller, with `ny = (H - patch) // stride + 1`, `nx = (W - patch) // stride + 1`.
+ * owned by the caller, with `[ny, nx] = patchGrid([H, W], patch, stride)`.
  * Not differentiable with respect to `images` (images need no gradient); the conv weight's
  * gradient then flows through a plain matMul, since wasm lacks `Conv2DBackpropFilter`.
  */
 export function extractPatches(images: tf.Tensor4D, patch: number, stride: number): tf.Tensor2D {
   const [b, h, w, c] = images.shape;
-  const ny = Math.floor((h - patch) / stride) + 1;
-  const nx = Math.floor((w - patch) / stride) + 1;
+  const [ny, nx] = patchGrid([h, w], patch, stride);
   return tf.tidy(() => {
     if (stride === patch) {
       const cropped =
