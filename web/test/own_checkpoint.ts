@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../../src/backends';
-import { DEMO_DEFAULTS, type DemoOptions, demoSynthPedes, formatDemoTable, runDemo } from '../../src/cli/demo';
+import { type DemoOptions, demoSynthPedes, formatDemoTable, runDemo } from '../../src/cli/demo';
 import { ClipTokenizer, IRRA, saveSafetensors } from '../../src/index';
 import { readShippedVocabulary } from '../../src/tokenizer/shipped_vocabulary';
 import { pngBytes } from '../../test/helpers/search_fixtures';
@@ -37,15 +37,18 @@ export const OWN_CHECKPOINT = {
   manifest: 'own.json',
 } as const;
 
-/** The training run: the demo's recipe, shortened (fewer identities and epochs). */
-export const OWN_TRAINING: DemoOptions & { seed: number; epochs: number; identities: number } = {
+/** The training run: the demo's recipe (`runDemo`), shortened, with its model size pinned. */
+export const OWN_TRAINING = {
   seed: 0,
   epochs: 5,
   identities: 120,
-};
+  imageSize: [64, 24] as [number, number],
+  width: 64,
+  layers: 2,
+} satisfies DemoOptions;
 
-/** Image geometry of the model (what the page's inputs must be set to). */
-export const OWN_GEOMETRY = { imageSize: DEMO_DEFAULTS.imageSize, strideSize: 8 } as const;
+/** Image geometry of the model (what the page's inputs must be set to; runDemo's patch and stride are 8). */
+export const OWN_GEOMETRY = { imageSize: OWN_TRAINING.imageSize, strideSize: 8 } as const;
 
 /** One gallery image as `gallery.json` lists it. */
 export interface OwnGalleryItem {
@@ -197,9 +200,12 @@ function torchCheckpoint(state: Map<string, tf.Tensor>): Uint8Array {
   return torchZip(stateDictPickle(specs, 'model'), storages);
 }
 
-/** True when `dir` holds a complete cache. */
+/** True when `dir` holds a complete cache made with the current {@link OWN_TRAINING}. */
 export function ownCheckpointExists(dir: string = OWN_CHECKPOINT.dir): boolean {
-  return existsSync(join(dir, OWN_CHECKPOINT.manifest));
+  const path = join(dir, OWN_CHECKPOINT.manifest);
+  if (!existsSync(path)) return false;
+  const { training } = JSON.parse(readFileSync(path, 'utf8')) as OwnManifest;
+  return JSON.stringify(training) === JSON.stringify(OWN_TRAINING);
 }
 
 /** Trains and writes everything to `dir` (an earlier cache there is replaced). */
