@@ -251,6 +251,29 @@ describe('Trainer', () => {
     model.dispose();
   });
 
+  it('shows step / total and an ETA when given stepsPerEpoch, and passes it to onStep', async () => {
+    const { model, optimizer } = setup();
+    let text = '';
+    const totals: (number | undefined)[] = [];
+    await new Trainer(model, {
+      optimizer,
+      trainData: epochBatches,
+      numEpochs: 1,
+      logPeriod: 1,
+      stepsPerEpoch: 4,
+      onStep: (log) => totals.push(log.stepsPerEpoch),
+      output: { write: (s: string) => (text += s), isTTY: false },
+    }).train();
+    expect(text).toMatch(/epoch 1\/1 step 1\/4 \([\d.]+ it\/s, ETA \d+s\) loss \d+\.\d{4}/);
+    expect(text).toMatch(/epoch 1\/1 step 4\/4 \([\d.]+ it\/s, ETA 0s\) loss \d+\.\d{4}/);
+    expect(totals).toEqual([4, 4, 4, 4]);
+    expect(() => new Trainer(model, { optimizer, trainData: epochBatches, stepsPerEpoch: 0 })).toThrow(
+      /Trainer: stepsPerEpoch must be a positive integer when given, got 0/,
+    );
+    optimizer.dispose();
+    model.dispose();
+  });
+
   it('rejects bad options', () => {
     const { model, optimizer } = setup();
     expect(() => new Trainer(model, { optimizer, trainData: epochBatches, numEpochs: 0 })).toThrow(/numEpochs/);

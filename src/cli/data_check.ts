@@ -4,10 +4,10 @@
  * splits exists (`--verify_images`: and decodes), so that a bad file stops the command before its
  * first step instead of at the end of an epoch.
  */
-import cliProgress from 'cli-progress';
 import { assertSplitNotEmpty, type PersonDataset, type SplitName } from '../data/annotations';
 import { checkDatasetImages, DatasetImagesError, type ImageCheckProgress } from '../data/verify';
 import type { CommandIO } from './options';
+import { terminalBar } from './progress';
 
 /**
  * Refuses an empty split that a command is about to read.
@@ -43,32 +43,15 @@ function progressLines(io: CommandIO, started: number): { update: (p: ImageCheck
 
 /** A cli-progress bar drawn through `io.write` (a terminal). */
 function progressBar(io: CommandIO, started: number): { update: (p: ImageCheckProgress) => void; stop: () => void } {
-  const stream = {
-    write: (s: string) => {
-      io.write(s);
-      return true;
-    },
-    isTTY: true,
-    columns: process.stdout.columns,
-  } as unknown as NodeJS.WritableStream;
-  const bar = new cliProgress.SingleBar({
-    stream,
-    format: 'verify_images [{bar}] {value}/{total} images | {speed} images/s | ETA {eta_formatted}',
+  const bar = terminalBar(io, 'verify_images [{bar}] {value}/{total} images | {speed} images/s | ETA {eta_formatted}', {
     clearOnComplete: true,
-    hideCursor: true,
   });
-  let begun = false;
   return {
-    update: (p) => {
-      if (!begun) {
-        bar.start(p.total, 0, { speed: '0' });
-        begun = true;
-      }
-      bar.update(p.done, { speed: (p.done / Math.max((performance.now() - started) / 1000, 1e-3)).toFixed(0) });
-    },
-    stop: () => {
-      if (begun) bar.stop();
-    },
+    update: (p) =>
+      bar.update(p.done, p.total, {
+        speed: (p.done / Math.max((performance.now() - started) / 1000, 1e-3)).toFixed(0),
+      }),
+    stop: () => bar.stop(),
   };
 }
 

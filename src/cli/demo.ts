@@ -272,6 +272,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     scheduler,
     trainData: (epoch) => loader.epoch(epoch - 1),
     numEpochs: o.epochs,
+    stepsPerEpoch: loader.numBatches,
     evaluator,
     evalPeriod: o.evalPeriod,
     progress: o.progress ?? 'auto',

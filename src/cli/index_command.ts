@@ -1,6 +1,5 @@
 import { readdir, stat } from 'node:fs/promises';
 import { dirname, extname, join, relative, resolve, sep } from 'node:path';
-import cliProgress from 'cli-progress';
 import type { IRRA } from '../model/irra';
 import { loadSharp } from '../search/image_source';
 import {
@@ -11,6 +10,7 @@ import {
 } from '../search/person_search';
 import type { GalleryStore } from '../search/types';
 import { activateBackend, type CommandIO, formatHelp, type OptionGroup, parseOptions, processIO } from './options';
+import { terminalBar } from './progress';
 import {
   type ENGINE_NAMES,
   fingerprintError,
@@ -161,34 +161,10 @@ function indexProgress(io: CommandIO): { update: (p: AddImagesProgress) => void;
       stop: () => {},
     };
   }
-  const terminal = {
-    write: (s: string) => {
-      io.write(s);
-      return true;
-    },
-    isTTY: true,
-    columns: process.stdout.columns ?? 100,
-  } as unknown as NodeJS.WritableStream;
-  const bar = new cliProgress.SingleBar({
-    stream: terminal,
-    format: 'index [{bar}] {value}/{total} images | {rate} images/s | ETA {left}',
-    hideCursor: true,
-    barCompleteChar: cliProgress.Presets.shades_classic.barCompleteChar,
-    barIncompleteChar: cliProgress.Presets.shades_classic.barIncompleteChar,
-  });
-  let started = false;
+  const bar = terminalBar(io, 'index [{bar}] {value}/{total} images | {rate} images/s | ETA {left}');
   return {
-    update: (p) => {
-      const payload = { rate: p.imagesPerSecond.toFixed(2), left: clock(p.etaSeconds) };
-      if (!started) {
-        bar.start(p.total, 0, payload);
-        started = true;
-      }
-      bar.update(p.done, payload);
-    },
-    stop: () => {
-      if (started) bar.stop();
-    },
+    update: (p) => bar.update(p.done, p.total, { rate: p.imagesPerSecond.toFixed(2), left: clock(p.etaSeconds) }),
+    stop: () => bar.stop(),
   };
 }
 

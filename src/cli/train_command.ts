@@ -39,6 +39,7 @@ import {
   processIO,
   splitEvaluator,
 } from './options';
+import { type TrainProgress, trainProgress } from './progress';
 
 /** Values of `irra-tfjs train`'s options (the reference's names from `utils/options.py`, plus this library's). */
 export interface TrainCommandOptions {
@@ -408,6 +409,7 @@ export async function commandTrain(argv: readonly string[], io: CommandIO = proc
   }
   let model: IRRA | undefined;
   let optimizer: ReturnType<typeof buildOptimizer> | undefined;
+  let progress: TrainProgress | undefined;
   const onSigint = () => controller.abort();
   const controller = new AbortController();
   try {
@@ -499,12 +501,15 @@ export async function commandTrain(argv: readonly string[], io: CommandIO = proc
       return writeFile(path, trainingReportHtml({ title: `irra-tfjs train: ${o.output_dir}`, notes, history }));
     };
     process.once('SIGINT', onSigint);
+    progress = trainProgress(io, o.num_epoch);
+    const bar = progress;
     const result = await new Trainer(model, {
       optimizer,
       scheduler,
       trainData: (epoch) => loader.epoch(epoch - 1),
       evaluator,
       numEpochs: o.num_epoch,
+      stepsPerEpoch: loader.numBatches,
       evalPeriod: o.eval_period,
       logPeriod: o.log_period,
       ...(resume ? { resumeFrom: resume } : {}),
@@ -515,9 +520,13 @@ export async function commandTrain(argv: readonly string[], io: CommandIO = proc
         ),
       signal: controller.signal,
       workers: o.workers ?? 'auto',
-      ...(o.report ? { onEpoch: (log: EpochLog) => writeReport(o.report as string, log) } : {}),
-      progress: 'auto',
-      output: { write: (text: string) => io.write(text), isTTY: io.isTTY === true },
+      onStep: bar.onStep,
+      onEpoch: async (log: EpochLog) => {
+        bar.onEpoch(log);
+        if (o.report) await writeReport(o.report, log);
+      },
+      progress: bar.progress,
+      output: bar.output,
     }).train();
     const last = result.history.at(-1)?.evaluation;
     if (last) say(Evaluator.formatTable(last));
@@ -527,6 +536,7 @@ export async function commandTrain(argv: readonly string[], io: CommandIO = proc
     );
     return result.cancelled ? 130 : 0;
   } finally {
+    progress?.stop();
     process.removeListener('SIGINT', onSigint);
     optimizer?.dispose();
     model?.dispose();

@@ -56,6 +56,8 @@ export interface StepLog {
   epoch: number;
   /** 0-based step within the epoch. */
   step: number;
+  /** Steps of each epoch ({@link TrainerOptions.stepsPerEpoch}); undefined when not given. */
+  stepsPerEpoch?: number;
   /** Steps taken since training began (across resumes). */
   globalStep: number;
   /** Sum of the `*_loss` entries. */
@@ -102,6 +104,11 @@ export interface TrainerOptions {
   evalPeriod?: number;
   /** Log a line every `logPeriod` steps (when no progress bar is shown). */
   logPeriod?: number;
+  /**
+   * Steps of each epoch, e.g. a `DataLoader`'s `numBatches`: the total of the progress output
+   * and its ETA, and {@link StepLog.stepsPerEpoch}. Without it progress shows the step alone.
+   */
+  stepsPerEpoch?: number;
   /** Called with a checkpoint (which it must not keep beyond the call) after each epoch ('last') and on a new best ('best'). */
   saveCheckpoint?: (ckpt: TrainerCheckpoint, tag: 'best' | 'last') => void | Promise<void>;
   /** Resume from this checkpoint: loads weights and optimizer state, continues after its epoch. */
@@ -160,6 +167,10 @@ export class Trainer {
     for (const k of ['numEpochs', 'evalPeriod', 'logPeriod'] as const) {
       const v = this.opts[k];
       if (!Number.isInteger(v) || v < 1) throw new Error(`Trainer: ${k} must be a positive integer, got ${v}`);
+    }
+    const spe = this.opts.stepsPerEpoch;
+    if (spe !== undefined && (!Number.isInteger(spe) || spe < 1)) {
+      throw new Error(`Trainer: stepsPerEpoch must be a positive integer when given, got ${spe}`);
     }
     const w = this.opts.workers;
     if (w !== 'auto' && (!Number.isInteger(w) || w < 1)) {
@@ -308,7 +319,16 @@ export class Trainer {
           const { totalLoss, values } = group ? await this.parallelStep(group, batch) : this.step(batch);
           for (const [k, v] of Object.entries(values)) sums[k] = (sums[k] ?? 0) + v * batchSize;
           samples += batchSize;
-          const log: StepLog = { epoch, step: steps, globalStep: this.globalStep, totalLoss, values, lrs, batchSize };
+          const log: StepLog = {
+            epoch,
+            step: steps,
+            ...(o.stepsPerEpoch ? { stepsPerEpoch: o.stepsPerEpoch } : {}),
+            globalStep: this.globalStep,
+            totalLoss,
+            values,
+            lrs,
+            batchSize,
+          };
           steps++;
           progress.step(log, o.numEpochs);
           o.onStep?.(log);
@@ -362,6 +382,24 @@ function fmtValues(values: Record<string, number>): string {
     .join(', ');
 }
 
+/** Seconds as `1m05s` / `7s`. */
+function fmtSeconds(seconds: number): string {
+  const s = Math.round(seconds);
+  const m = Math.floor(s / 60);
+  return m > 0 ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+/**
+ * The line that ends an epoch in the progress output: its time, the mean of each value and, when
+ * it was evaluated, t2i R1 and mAP. Shared with the CLI's progress bar.
+ */
+export function formatEpochLine(log: EpochLog): string {
+  const ev = log.evaluation
+    ? ` | t2i R1 ${log.evaluation.t2i.R1.toFixed(2)} mAP ${log.evaluation.t2i.mAP.toFixed(2)}`
+    : '';
+  return `epoch ${log.epoch} done in ${log.seconds.toFixed(1)} s | ${fmtValues(log.means)}${ev}`;
+}
+
 /** A one-line progress bar on TTYs, plain log lines elsewhere. */
 function makeProgress(
   mode: 'auto' | 'bar' | 'lines' | 'none',
@@ -380,17 +418,15 @@ function makeProgress(
     step(log, numEpochs) {
       if (log.step === 0) started = performance.now();
       const rate = (log.step + 1) / ((performance.now() - started) / 1000);
-      const text = `epoch ${log.epoch}/${numEpochs} step ${log.step + 1} (${rate.toFixed(2)} it/s) loss ${log.totalLoss.toFixed(4)}`;
+      const total = log.stepsPerEpoch;
+      const of = total ? `/${total}` : '';
+      const eta = total ? `, ETA ${fmtSeconds(Math.max(total - log.step - 1, 0) / rate)}` : '';
+      const text = `epoch ${log.epoch}/${numEpochs} step ${log.step + 1}${of} (${rate.toFixed(2)} it/s${eta}) loss ${log.totalLoss.toFixed(4)}`;
       if (kind === 'bar') out.write(`\r${text}   `);
       else if ((log.step + 1) % logPeriod === 0) out.write(`${text} | ${fmtValues(log.values)}\n`);
     },
     epoch(log) {
-      const ev = log.evaluation
-        ? ` | t2i R1 ${log.evaluation.t2i.R1.toFixed(2)} mAP ${log.evaluation.t2i.mAP.toFixed(2)}`
-        : '';
-      out.write(
-        `${kind === 'bar' ? '\r' : ''}epoch ${log.epoch} done in ${log.seconds.toFixed(1)} s | ${fmtValues(log.means)}${ev}\n`,
-      );
+      out.write(`${kind === 'bar' ? '\r' : ''}${formatEpochLine(log)}\n`);
     },
     done() {},
   };
