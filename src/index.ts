@@ -94,7 +94,7 @@ export {
   type Preprocessing,
   type RgbaPixels,
 } from './search/image_source';
-export { L2_EPSILON, l2NormalizeRows } from './search/normalize';
+export { L2_EPSILON, l2NormalizeRows } from './ops/normalize';
 export {
   type AddImagesOptions,
   type AddImagesProgress,

@@ -6,6 +6,7 @@ import { encodeCaptions } from '../data/batch';
 import { readImageFile } from '../data/image';
 import { buildTransforms } from '../data/transforms';
 import type { IRRA } from '../model/irra';
+import { l2NormalizeTensorRows } from '../ops/normalize';
 import { serializeSafetensors } from '../weights/safetensors';
 import { requireSplit } from './data_check';
 import { CHECKPOINT_OPTIONS, EVAL_DEFAULTS } from './eval_command';
@@ -149,9 +150,7 @@ async function encodeInBatches(
   for (let a = 0; a < count; a += batchSize) {
     const b = Math.min(count, a + batchSize);
     const feats = await run(a, b);
-    const rows = tf.tidy(() =>
-      normalize ? tf.div(feats, tf.maximum(tf.norm(feats, 'euclidean', 1, true), 1e-12)) : tf.clone(feats),
-    );
+    const rows = normalize ? l2NormalizeTensorRows(feats) : tf.clone(feats);
     feats.dispose();
     out.set(await rows.data(), a * embed);
     rows.dispose();

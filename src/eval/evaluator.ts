@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { l2NormalizeTensorRows } from '../ops/normalize';
 import { type RankResult, rankAsync } from './rank';
 
 /** What the evaluator needs of a model: the two global encoders (as `IRRA` has them). */
@@ -77,12 +78,7 @@ async function encodeAll<T extends { pids: Int32Array | readonly number[] }>(
         if (x.shape[0] !== batch.pids.length) {
           throw new Error(`Evaluator: a ${what} batch has ${x.shape[0]} rows but ${batch.pids.length} pids`);
         }
-        parts.push(
-          tf.tidy(() => {
-            const f = encode(x);
-            return tf.div(f, tf.maximum(tf.norm(f, 'euclidean', 1, true), 1e-12)) as tf.Tensor2D;
-          }),
-        );
+        parts.push(tf.tidy(() => l2NormalizeTensorRows(encode(x))));
         for (const p of batch.pids) pids.push(p);
       } finally {
         x.dispose();

@@ -25,7 +25,7 @@ import {
   preprocessInto,
   readImageSource,
 } from './image_source';
-import { l2NormalizeRows } from './normalize';
+import { l2NormalizeRows } from '../ops/normalize';
 import { memoryStore } from './stores/memory';
 import type { EncoderEngine, GalleryStore, RowMetadata, SearchHit } from './types';
 

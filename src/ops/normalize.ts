@@ -1,4 +1,9 @@
-/** Host-side L2 normalisation of feature rows. */
+/**
+ * L2 normalisation of feature rows, the reference's `F.normalize(x, p=2, dim=-1)` (eps 1e-12):
+ * once in host memory, once on the backend. The losses keep their own epsilon-free division
+ * (`losses/ops.ts`), which is the reference's `x / x.norm(dim=1, keepdim=True)`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
 
 /** Smallest norm divided by, as PyTorch's `F.normalize` (eps 1e-12), so a zero row stays zero. */
 export const L2_EPSILON = 1e-12;
@@ -20,4 +25,13 @@ export function l2NormalizeRows(features: Float32Array, dim: number): Float32Arr
     for (let j = 0; j < dim; j++) features[o + j] = Math.fround(features[o + j] / norm);
   }
   return features;
+}
+
+/**
+ * {@link l2NormalizeRows} on the backend: each row of `features` `[rows, dim]` divided by
+ * `max(‖row‖₂, L2_EPSILON)`. Returns a new float32 tensor owned by the caller; `features` is
+ * not disposed.
+ */
+export function l2NormalizeTensorRows(features: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => tf.div(features, tf.maximum(tf.norm(features, 'euclidean', 1, true), L2_EPSILON)));
 }
