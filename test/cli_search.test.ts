@@ -20,6 +20,7 @@ import { CHROMIUM, hasChromium } from './helpers/chromium';
 import { fixturePath, vocabPath } from './helpers/fixtures';
 import { killMidway } from './helpers/kill_midway';
 import { pngBytes, referenceScores, syntheticImage, TINY_A, writeGallery } from './helpers/search_fixtures';
+import { torchSaveStateDict } from './helpers/torch_pickle';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..');
@@ -261,6 +262,30 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs index / searc
     );
     expect(apiError).toBeLessThanOrEqual(1e-6);
     expect(refError).toBeLessThan(2e-3);
+  });
+
+  it('an IRRA best.pth (torch.save zip) of the same weights gives the same index, byte for byte', async () => {
+    const model = await IRRA.load(checkpoint, TINY_A);
+    const state = model.stateDict();
+    const pth = join(dir, 'best.pth');
+    writeFileSync(pth, torchSaveStateDict(state));
+    for (const t of state.values()) t.dispose();
+    model.dispose();
+    const out = join(dir, 'from_pth.index');
+    const { code } = await run(commandIndex, ['--checkpoint', pth, '--images', images, '--out', out, ...GEOMETRY]);
+    expect(code).toBe(0);
+    expect(new Uint8Array(readFileSync(out))).toEqual(new Uint8Array(readFileSync(indexFile)));
+    const a = await run(commandSearch, ['--index', indexFile, '--checkpoint', pth, ...GEOMETRY, '--json', ...QUERIES]);
+    const b = await run(commandSearch, [
+      '--index',
+      indexFile,
+      '--checkpoint',
+      checkpoint,
+      ...GEOMETRY,
+      '--json',
+      ...QUERIES,
+    ]);
+    expect(a.out).toBe(b.out);
   });
 
   it('PersonSearch.save keeps extra metadata but never over the index’s own keys', async () => {

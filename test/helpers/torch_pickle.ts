@@ -101,3 +101,25 @@ export function torchZip(pickle: Uint8Array, storages: Record<string, Uint8Array
 /** Little-endian bytes of a typed array. */
 export const bytesOf = (a: Float32Array | Int32Array | BigInt64Array | Uint16Array | Float64Array): Uint8Array =>
   new Uint8Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
+
+/**
+ * The bytes `torch.save({"model": state_dict, "epoch": 3}, path)` writes for a name → float32
+ * tensor map (as IRRA saves `best.pth`): one float storage per tensor, contiguous.
+ */
+export function torchSaveStateDict(
+  state: Map<string, { shape: number[]; dataSync(): ArrayLike<number> }>,
+  wrap = 'model',
+): Uint8Array {
+  const specs: TensorSpec[] = [];
+  const storages: Record<string, Uint8Array> = {};
+  let key = 0;
+  for (const [name, t] of state) {
+    const shape = [...t.shape];
+    const stride = shape.map((_, d) => shape.slice(d + 1).reduce((a, b) => a * b, 1));
+    const data = Float32Array.from(t.dataSync());
+    specs.push({ name, key: String(key), storageType: 'FloatStorage', numel: data.length, offset: 0, shape, stride });
+    storages[String(key)] = bytesOf(data);
+    key++;
+  }
+  return torchZip(stateDictPickle(specs, wrap), storages);
+}
