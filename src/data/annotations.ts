@@ -16,6 +16,7 @@
  * Unlike the reference, problems are reported with an Error naming the file, the annotation
  * index and the field, instead of a KeyError or an assertion deep inside training.
  */
+import { nodeFs } from '../util/node';
 
 /** One training pair: an image and one of its captions. */
 export interface TrainSample {
@@ -355,7 +356,7 @@ export function parseGenericAnnotations(
 }
 
 /**
- * Reads and parses a dataset from disk (Node only: `node:fs/promises` is imported on call).
+ * Reads and parses a dataset from disk (Node only: `node:fs/promises` is imported on call, out of a bundler's sight).
  * For the reference datasets the layout is the reference's: `<rootDir>/<dir>/<annotation file>`
  * with images under `<rootDir>/<dir>/imgs/` (see {@link DATASET_LAYOUTS}). For `'generic'`,
  * `rootDir` is the path of the JSON file itself and image paths are relative to its folder.
@@ -365,7 +366,7 @@ export function parseGenericAnnotations(
  * const ds = await loadDataset('CUHK-PEDES', '/data');  // reads /data/CUHK-PEDES/reid_raw.json
  */
 export async function loadDataset(name: DatasetName, rootDir: string): Promise<PersonDataset> {
-  const fs = await import('node:fs/promises');
+  const fs = await nodeFs();
   const exists = async (p: string): Promise<boolean> =>
     fs.stat(p).then(
       () => true,

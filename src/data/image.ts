@@ -7,6 +7,7 @@
  * alpha is dropped and grayscale is replicated to three channels.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { nodeFs } from '../util/node';
 
 /** A decoded image: interleaved 8-bit RGB, row-major, `height × width × 3` bytes. */
 export interface DecodedImage {
@@ -79,12 +80,12 @@ export async function decodeImage(bytes: Uint8Array): Promise<DecodedImage> {
 }
 
 /**
- * Reads an image file from disk and decodes it (Node only; `node:fs/promises` is imported on call).
+ * Reads an image file from disk and decodes it (Node only; `node:fs/promises` is imported on call, out of a bundler's sight).
  *
  * @throws Error naming the path when it cannot be read or decoded.
  */
 export async function readImageFile(path: string): Promise<DecodedImage> {
-  const fs = await import('node:fs/promises');
+  const fs = await nodeFs();
   let bytes: Uint8Array;
   try {
     bytes = await fs.readFile(path);

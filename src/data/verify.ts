@@ -1,8 +1,9 @@
 /**
  * Checking a dataset's image files before training or evaluation reads them: a missing test image
  * would otherwise surface only when the first evaluation reaches it, an epoch later. Node only
- * (`node:fs/promises` is imported on call).
+ * (`node:fs/promises` is imported on call, out of a bundler's sight).
  */
+import { nodeFs } from '../util/node';
 import type { PersonDataset, SplitName } from './annotations';
 import { decodeImage } from './image';
 
@@ -143,7 +144,7 @@ export async function checkDatasetImages(
     throw new Error(`checkDatasetImages: options.concurrency must be an integer >= 1, got ${concurrency}`);
   }
   const decode = options.decode ?? IMAGE_CHECK_DEFAULTS.decode;
-  const fs = await import('node:fs/promises');
+  const fs = await nodeFs();
   const started = performance.now();
   const paths = imagePaths(dataset, splits);
   const missing: (ImageProblem | undefined)[] = new Array(paths.length);

@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
+import { nodeFs } from '../util/node';
 import { withFileByteSource } from './file_source';
 import { type CheckpointFormat, convertStateDict } from './name_maps';
-import { nodeFs } from './node';
 import { type AdaptTarget, adaptStateDict } from './pos_embed';
 import {
   parseSafetensors,

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { nodeFs } from '../util/node';
 import { type ByteDtype, DTYPE_BYTES, decodeBytes } from './dtypes';
-import { nodeFs } from './node';
 import type { ZipByteSource } from './zip';
 
 /** Element types a safetensors file may hold that this reader understands. */

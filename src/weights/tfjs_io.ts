@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { nodeFs, nodePath } from '../util/node';
 import type { StateDictSource } from './checkpoint';
 import { float32ToHalfBits } from './dtypes';
-import { nodeFs, nodePath } from './node';
 
 /** Defaults of the tfjs-format save/load. */
 export const TFJS_IO_DEFAULTS = {
