@@ -5,7 +5,7 @@
  * roofline", the tower's MLP shape `[tokens · batch, width] @ [width, 4 · width]`):
  * ratio = (matMul seconds for the model's FLOPs) / (model seconds).
  *
- * Run: npx tsx bench/encode.ts [--repeats N] [--batch B] [--skip-cpu]
+ * Run: npx tsx bench/encode.ts [--repeats N] [--batch B] [--skip_cpu]
  * The model's FLOPs count every dense matMul (patch embedding, q/k/v, attention products,
  * out_proj, MLP, projections) as 2·m·k·n; element-wise work is not counted.
  */
@@ -19,7 +19,7 @@ import { flag, numberOption } from './args';
 
 const REPEATS = numberOption('repeats', 3);
 const BATCH = numberOption('batch', 2);
-const SKIP_CPU = flag('skip-cpu');
+const SKIP_CPU = flag('skip_cpu');
 
 const config = irraConfig({ preset: 'ViT-B/16' });
 

@@ -9,7 +9,7 @@
  *   bare `encodeImages` on preprocessed pixels in batches of the same size: the ratio is indexing
  *   throughput / bare throughput (goal ≥ 0.8).
  *
- * Run: npx tsx bench/indexing.ts [--images 16] [--workers 2] [--skip tfjs,workers,onnx] [--no-write]
+ * Run: npx tsx bench/indexing.ts [--images 16] [--workers 2] [--skip tfjs,workers,onnx] [--no_write]
  * Writes bench/indexing_results.json.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -143,7 +143,7 @@ async function main(): Promise<void> {
   }
   const load = os.loadavg()[0];
   for (const r of rows) r.note = `load average ${load.toFixed(1)} on ${os.cpus().length} cores`;
-  if (!flag('no-write'))
+  if (!flag('no_write'))
     writeFileSync(new URL('./indexing_results.json', import.meta.url), `${JSON.stringify(rows, null, 2)}\n`);
 }
 

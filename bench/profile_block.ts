@@ -8,16 +8,16 @@
  *
  * `--text` profiles a text-tower block instead (77 tokens, width 512, 8 heads, causal).
  *
- * Run: npx tsx bench/profile_block.ts [--batch 8] [--top 14] [--checkpoint] [--text] [--forward-only]
+ * Run: npx tsx bench/profile_block.ts [--batch 8] [--top 14] [--checkpoint] [--text] [--forward_only]
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-wasm';
 import { Transformer } from '../src/layers';
-import { flag, option } from './args';
+import { flag, numberOption } from './args';
 
-const BATCH = Number(option('batch', '8'));
-const TOP = Number(option('top', '14'));
+const BATCH = numberOption('batch', 8);
+const TOP = numberOption('top', 14);
 const TEXT = flag('text');
 const WIDTH = TEXT ? 512 : 768;
 const TOKENS = TEXT ? 77 : 193;
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
     `batch ${BATCH}, checkpointing ${t.gradientCheckpointing}: matMul ${gflops.toFixed(1)} GFLOP/s; block forward FLOPs ${(flops / 1e9).toFixed(1)} G = ${roofMs.toFixed(0)} ms at the roofline`,
   );
   const passes: [string, () => void][] = [['forward', fwd]];
-  if (!flag('forward-only')) passes.push(['forward + backward', fwdBwd]);
+  if (!flag('forward_only')) passes.push(['forward + backward', fwdBwd]);
   for (const [label, f] of passes) {
     const ms = median(f);
     const info = await tf.profile(f);

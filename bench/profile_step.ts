@@ -10,7 +10,7 @@ import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { IRRA, totalLoss } from '../src/model';
-import { option } from './args';
+import { numberOption, option } from './args';
 import { DEMO_SIZE_CONFIG, trainBatch } from './train_batch';
 
 async function main(): Promise<void> {
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   const total = [...byName.values()].reduce((a, e) => a + e.ms, 0);
   console.log(`step (profiled) ${wall.toFixed(0)} ms wall, ${total.toFixed(0)} ms in ${info.kernels.length} kernels`);
   console.log('| kernel | calls | ms | share |\n|---|---|---|---|');
-  const top = Number(option('top', '15'));
+  const top = numberOption('top', 15);
   for (const [name, e] of [...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, top)) {
     console.log(`| ${name} | ${e.n} | ${e.ms.toFixed(1)} | ${((100 * e.ms) / total).toFixed(1)}% |`);
   }

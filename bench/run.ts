@@ -19,14 +19,14 @@
  * and `bench/results.meta.json` (date, machine). onnxruntime-node, when it can be loaded (an
  * optional peer dependency; see bench/onnx_peer.ts), adds the peer's rows: the same towers exported
  * by `exportOnnx` with the same weights, checked against tfjs first, against ORT's own matMul
- * roofline (`--no-peer` leaves them out). The train step's Adam keeps its state in JavaScript memory
+ * roofline (`--no_peer` leaves them out). The train step's Adam keeps its state in JavaScript memory
  * (`stateStorage: 'host'`), which lets batch 8 fit the 4 GB wasm heap. On wasm,
  * `image_encode_workers_1` / `_2`: images/s of `encodeGalleryInWorkers` with 1 and 2 worker
  * threads (each its own wasm backend and copy of the weights), steady state: a gallery of one image
- * per worker against one of `--worker-images` + 1 per worker (bench/worker_rate.ts).
+ * per worker against one of `--worker_images` + 1 per worker (bench/worker_rate.ts).
  *
- * Run: npx tsx bench/run.ts [--backends wasm,cpu] [--repeats 3] [--encode-batch 2]
- *   [--train-batch 8] [--no-checkpoint] [--skip-train] [--worker-images 6] [--no-peer] [--no-write]
+ * Run: npx tsx bench/run.ts [--backends wasm,cpu] [--repeats 3] [--encode_batch 2]
+ *   [--train_batch 8] [--no_checkpoint] [--skip_train] [--worker_images 6] [--no_peer] [--no_write]
  */
 
 import { spawnSync } from 'node:child_process';
@@ -39,20 +39,20 @@ import '@tensorflow/tfjs-backend-wasm';
 import { irraConfig } from '../src/config';
 import { IRRA, type IRRABatch, totalLoss } from '../src/model';
 import { buildOptimizer } from '../src/train';
-import { benchArgs, flag, option } from './args';
+import { benchArgs, flag, numberOption, option } from './args';
 import { onnxPeerRows } from './onnx_peer';
 import { imageFlops, imageTokens, matMulGflops, run, textFlops, trainForwardFlops } from './roofline';
 import { captionIds, DEMO_SIZE_CONFIG, trainBatch } from './train_batch';
 import { workerThroughput } from './worker_rate';
 
-const REPEATS = Number(option('repeats', '3'));
-const ENCODE_BATCH = Number(option('encode-batch', '2'));
-const TRAIN_BATCH = Number(option('train-batch', '8'));
-const CHECKPOINT = !flag('no-checkpoint');
-const SKIP_TRAIN = flag('skip-train');
-const WRITE = !flag('no-write');
+const REPEATS = numberOption('repeats', 3);
+const ENCODE_BATCH = numberOption('encode_batch', 2);
+const TRAIN_BATCH = numberOption('train_batch', 8);
+const CHECKPOINT = !flag('no_checkpoint');
+const SKIP_TRAIN = flag('skip_train');
+const WRITE = !flag('no_write');
 const BACKENDS = option('backends', 'wasm,cpu').split(',');
-const WORKER_IMAGES = Number(option('worker-images', '6'));
+const WORKER_IMAGES = numberOption('worker_images', 6);
 
 /** One row of bench/results.json. */
 interface Result {
@@ -96,7 +96,7 @@ interface TrainChild {
 function trainInChild(batch: number): TrainChild | { error: string } {
   const script = new URL('./train_memory.ts', import.meta.url).pathname;
   const childArgs = ['--import', 'tsx', script, '--batch', String(batch), '--steps', '2', '--json'];
-  if (!CHECKPOINT) childArgs.push('--no-checkpoint');
+  if (!CHECKPOINT) childArgs.push('--no_checkpoint');
   const r = spawnSync(process.execPath, childArgs, { encoding: 'utf8', maxBuffer: 64 * MB });
   const line = r.stdout.split('\n').find((x) => x.startsWith('RESULT '));
   if (!line) {
@@ -235,7 +235,7 @@ async function benchBackend(backend: string): Promise<void> {
   });
 
   if (SKIP_TRAIN) {
-    notes.push(`${backend}: train_step skipped (--skip-train)`);
+    notes.push(`${backend}: train_step skipped (--skip_train)`);
   } else if (slow) {
     const fwd = trainForwardFlops(B16, TRAIN_BATCH) * TRAIN_BATCH;
     const minutes = (3.5 * fwd) / (roof * 1e9) / 60;
@@ -361,7 +361,7 @@ async function main(): Promise<void> {
   );
   const peers = await optionalPeers();
   for (const backend of [...BACKENDS, ...peers]) await benchBackend(backend);
-  if (!flag('no-peer')) await onnxPeer();
+  if (!flag('no_peer')) await onnxPeer();
 
   console.log(
     '\n| backend | workload | batch | value | unit | matMul GFLOP/s | roofline ratio | peak tensors MB | RSS MB | wasm heap MB |',

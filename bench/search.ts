@@ -5,12 +5,12 @@
  *   over 10k, 100k and 1M rows; ratio = the time of the same plain `tf.matMul`s
  *   (`[q, 512] @ [512, chunk]` over the store's resident chunks, measured right before and after
  *   each search in the same run) / the search time. 1 = search costs no more than its matMuls.
- * - `lance`: LanceDB with `--lance-rows` (1M) clustered vectors and planted nearest neighbours:
+ * - `lance`: LanceDB with `--lance_rows` (1M) clustered vectors and planted nearest neighbours:
  *   build seconds (insert, IVF-PQ index), recall@10 against LanceDB's exact (flat) search, p50/p95
  *   latency per query for a few nprobes / refineFactor settings. Goal: recall@10 ≥ 0.95 at p50 ≤ 20 ms.
  *
  * Run: npx tsx bench/search.ts [--part memory|lance|all] [--sizes 10000,100000,1000000]
- *   [--layouts transposed,rows] [--lance-rows 1000000] [--queries 200] [--lance-dir DIR] [--no-write]
+ *   [--layouts transposed,rows] [--lance_rows 1000000] [--queries 200] [--lance_dir DIR] [--no_write]
  * Writes bench/search_results.json (rows of bench/results.json's shape; a run of one part keeps the
  * other part's rows).
  */
@@ -24,7 +24,7 @@ import { lanceStore } from '../src/search/stores/lancedb';
 import { MEMORY_STORE_DEFAULTS, type MemoryStoreLayout, memoryStore } from '../src/search/stores/memory';
 import type { GalleryStore } from '../src/search/types';
 import { mulberry32 } from '../src/util/random';
-import { flag, numberOption, option } from './args';
+import { flag, integersOption, numberOption, option } from './args';
 
 /** One row of bench/search_results.json (the shape of bench/results.json's rows). */
 export interface SearchBenchRow {
@@ -309,7 +309,7 @@ async function lanceRows(opts: SearchBenchOptions): Promise<SearchBenchRow[]> {
     opts.log(`lance: inserting ${n} rows into ${dir} (exact top-10 of ${opts.queries} queries on the way)`);
     const insertS = await fillStore(store, gallery, n, 32_768, opts.log, truth.onBlock);
     const numPartitions = numberOption('partitions', 256);
-    const numSubVectors = numberOption('sub-vectors', 64);
+    const numSubVectors = numberOption('sub_vectors', 64);
     opts.log(`lance: inserted in ${insertS.toFixed(1)} s (row generation included); building the IVF-PQ index`);
     const indexT0 = performance.now();
     await store.createIndex({ numPartitions, numSubVectors });
@@ -332,7 +332,7 @@ async function lanceRows(opts: SearchBenchOptions): Promise<SearchBenchRow[]> {
     const exact = await lanceStore(dir, { indexMinRows: null, table, exact: true });
     const exactMs: number[] = [];
     let agree = 0;
-    const few = Math.min(opts.queries, numberOption('exact-queries', 10));
+    const few = Math.min(opts.queries, numberOption('exact_queries', 10));
     for (let q = 0; q < few; q++) {
       const t0 = performance.now();
       const [hits] = await exact.search(queries.subarray(q * DIM, (q + 1) * DIM), 1, { k: 10 });
@@ -357,7 +357,10 @@ async function lanceRows(opts: SearchBenchOptions): Promise<SearchBenchRow[]> {
     const settings: LanceSetting[] = option('settings', '8:5,8:10,16:10,16:20,32:20')
       .split(',')
       .map((x) => {
-        const [nprobes, refineFactor] = x.split(':').map(Number);
+        const [nprobes, refineFactor, extra] = x.split(':').map(Number);
+        if (!Number.isInteger(nprobes) || !Number.isInteger(refineFactor) || extra !== undefined) {
+          throw new Error(`bench: --settings: expected NPROBES:REFINE pairs of integers joined by ',', got '${x}'`);
+        }
         return { nprobes, refineFactor };
       });
     for (const s of settings) {
@@ -410,14 +413,14 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const started = Date.now();
   const rows = await searchBenchRows({
     part,
-    sizes: option('sizes', '10000,100000,1000000').split(',').map(Number),
+    sizes: integersOption('sizes', [10000, 100000, 1000000]),
     layouts: option('layouts', 'transposed,rows').split(',') as MemoryStoreLayout[],
-    lanceRows: numberOption('lance-rows', 1_000_000),
+    lanceRows: numberOption('lance_rows', 1_000_000),
     queries: numberOption('queries', 200),
-    lanceDir: option('lance-dir', '') || undefined,
+    lanceDir: option('lance_dir', '') || undefined,
     log: (line) => console.log(line),
   });
-  if (!flag('no-write')) {
+  if (!flag('no_write')) {
     const file = join(dirname(fileURLToPath(import.meta.url)), 'search_results.json');
     const old: { rows?: SearchBenchRow[] } = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
     const fresh = new Set(rows.map((r) => r.workload));

@@ -14,7 +14,7 @@
  *
  * Adam keeps its state in JavaScript memory (`stateStorage: 'host'`) unless `--state backend`.
  *
- * Run: npx tsx bench/train_memory.ts [--batch 8] [--no-checkpoint] [--steps 2] [--no-adam]
+ * Run: npx tsx bench/train_memory.ts [--batch 8] [--no_checkpoint] [--steps 2] [--no_adam]
  *   [--state host|backend] [--towers vision[,text,fusion]] [--profile] [--json]
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -28,8 +28,8 @@ import { trainBatch } from './train_batch';
 
 const BATCH = numberOption('batch', 8);
 const STEPS = numberOption('steps', 2);
-const CHECKPOINT = !flag('no-checkpoint');
-const ADAM = !flag('no-adam');
+const CHECKPOINT = !flag('no_checkpoint');
+const ADAM = !flag('no_adam');
 const PROFILE = flag('profile');
 const JSON_OUT = flag('json');
 /**

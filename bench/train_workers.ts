@@ -12,7 +12,7 @@
  * per row, and with --json a last line `RESULT [rows]` (the shape of bench/run.ts's results) for
  * bench/run.ts to include.
  *
- * Run: npx tsx bench/train_workers.ts [--steps 3] [--small-steps 10] [--skip-b16] [--json]
+ * Run: npx tsx bench/train_workers.ts [--steps 3] [--small_steps 10] [--skip_b16] [--json]
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
@@ -28,8 +28,8 @@ import { imageTokens, matMulGflops, trainForwardFlops } from './roofline';
 import { DEMO_SIZE_CONFIG, trainBatch } from './train_batch';
 
 const STEPS = numberOption('steps', 3);
-const SMALL_STEPS = numberOption('small-steps', 10);
-const SKIP_B16 = flag('skip-b16');
+const SMALL_STEPS = numberOption('small_steps', 10);
+const SKIP_B16 = flag('skip_b16');
 const JSON_OUT = flag('json');
 
 interface Row {

@@ -110,18 +110,18 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'wasm' && hasChromium())('train
     expect(points).toEqual({ losses: [['itc_loss', 1, 2.5]] });
   }, 60_000);
 
-  it('irra-tfjs demo writes --report, and --no-report writes none', async () => {
+  it('irra-tfjs demo writes --report, and --no_report writes none', async () => {
     const file = join(dir, 'cli.html');
-    const argv = ['--identities', '8', '--epochs', '1', '--width', '16', '--layers', '1', '--batch-size', '8'];
+    const argv = ['--identities', '8', '--epochs', '1', '--width', '16', '--layers', '1', '--batch_size', '8'];
     const log = console.log;
     console.log = () => {};
     try {
-      await commandDemo([...argv, '--no-clip', '--workers', '1', '--json', '--report', file]);
+      await commandDemo([...argv, '--no_clip', '--workers', '1', '--json', '--report', file]);
       expect(existsSync(file)).toBe(true);
-      // --no-report leaves the default report file as it was (absent, or untouched).
+      // --no_report leaves the default report file as it was (absent, or untouched).
       const stamp = () => (existsSync(DEMO_REPORT) ? statSync(DEMO_REPORT).mtimeMs : -1);
       const before = stamp();
-      await commandDemo([...argv, '--no-clip', '--workers', '1', '--json', '--no-report']);
+      await commandDemo([...argv, '--no_clip', '--workers', '1', '--json', '--no_report']);
       expect(stamp()).toBe(before);
     } finally {
       console.log = log;

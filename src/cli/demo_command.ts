@@ -1,11 +1,11 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { selectBackend } from '../backends';
 import { LOSS_NAMES, type LossName } from '../config';
 import type { CaptionMasking } from '../data/batch';
 import { trainingReportHtml } from '../train/report';
 import { DEMO_DEFAULTS, type DemoResult, formatDemoTable, runDemo } from './demo';
+import { formatHelp, type OptionGroup, parseOptions } from './options';
 
 /** Where `irra-tfjs demo` writes its report unless told otherwise. */
 export const DEMO_REPORT = 'demo-report.html';
@@ -20,42 +20,130 @@ export function demoReportHtml(r: DemoResult): string {
     notes: [
       `losses ${r.losses.join('+')}, caption masking ${r.captionMasking ?? 'clean'}, ${r.tokenizer} vocabulary of ${r.vocabSize}, backend ${r.backend}`,
       `${r.trainIdentities} training identities; ${r.queries} captions → ${r.galleryImages} images of ${r.testIdentities} held-out identities`,
-      `trained R1 ${r.trained.R1.toFixed(2)} (chance ${r.chanceR1.toFixed(2)}, ${(r.trained.R1 / r.chanceR1).toFixed(1)}×), mAP ${r.trained.mAP.toFixed(2)}; ${r.epochsRun} epochs in ${r.trainSeconds.toFixed(0)} s${r.cutShort ? ' (cut short by --max-seconds)' : ''}`,
+      `trained R1 ${r.trained.R1.toFixed(2)} (chance ${r.chanceR1.toFixed(2)}, ${(r.trained.R1 / r.chanceR1).toFixed(1)}×), mAP ${r.trained.mAP.toFixed(2)}; ${r.epochsRun} epochs in ${r.trainSeconds.toFixed(0)} s${r.cutShort ? ' (cut short by --max_seconds)' : ''}`,
     ],
     history: r.history,
     evaluations,
   });
 }
 
-import { integerFlag } from './options';
+/** Values of `irra-tfjs demo`'s options (snake_case, as every command's). */
+export interface DemoCommandOptions {
+  seed: number;
+  epochs: number;
+  max_seconds: number;
+  losses: LossName[];
+  identities: number;
+  width: number;
+  layers: number;
+  batch_size: number;
+  lr: number;
+  caption_masking: CaptionMasking;
+  workers?: number;
+  backend?: string;
+  vocab?: string;
+  no_clip: boolean;
+  report: string;
+  no_report: boolean;
+  json: boolean;
+}
 
-const HELP = `usage: irra-tfjs demo [options]
+/** Defaults of `irra-tfjs demo`: {@link DEMO_DEFAULTS} under the flags' names. */
+export const DEMO_COMMAND_DEFAULTS: Readonly<DemoCommandOptions> = Object.freeze({
+  seed: DEMO_DEFAULTS.seed,
+  epochs: DEMO_DEFAULTS.epochs,
+  max_seconds: DEMO_DEFAULTS.maxSeconds,
+  losses: [...DEMO_DEFAULTS.losses],
+  identities: DEMO_DEFAULTS.identities,
+  width: DEMO_DEFAULTS.width,
+  layers: DEMO_DEFAULTS.layers,
+  batch_size: DEMO_DEFAULTS.batchSize,
+  lr: DEMO_DEFAULTS.lr,
+  caption_masking: DEMO_DEFAULTS.captionMasking,
+  no_clip: false,
+  report: DEMO_REPORT,
+  no_report: false,
+  json: false,
+});
 
+const DEMO_OPTION_GROUPS: readonly OptionGroup[] = [
+  {
+    title: 'training',
+    options: {
+      seed: { kind: 'int', help: 'random seed of data, weights and training' },
+      epochs: { kind: 'int', min: 1, help: 'training epochs' },
+      max_seconds: { kind: 'int', min: 1, help: 'stop training after N seconds even if epochs remain' },
+      losses: { kind: 'losses', help: `losses joined by '+', from ${LOSS_NAMES.join(', ')}` },
+      identities: { kind: 'int', min: 1, help: 'identities generated, a quarter held out' },
+      width: { kind: 'int', min: 1, help: 'width of both towers and of the joint embedding' },
+      layers: { kind: 'int', min: 1, help: 'blocks of each tower' },
+      batch_size: { kind: 'int', min: 1, help: 'training batch size' },
+      lr: { kind: 'number', min: 0, exclusiveMin: true, help: 'base learning rate of Adam' },
+      caption_masking: {
+        kind: 'string',
+        choices: ['reference', 'clean'],
+        help: "with mlm, what SDM/ITC/ID see: reference (masked captions, as the reference's dataset) or clean (docs/training.md)",
+      },
+      workers: {
+        kind: 'int',
+        min: 1,
+        help: 'worker threads of data-parallel training, 1 = none',
+        defaultText: 'the number of cores',
+      },
+    },
+  },
+  {
+    title: 'runtime',
+    options: {
+      backend: {
+        kind: 'string',
+        choices: ['wasm', 'cpu', 'tensorflow'],
+        help: 'tfjs backend (tensorflow = tfjs-node)',
+        defaultText: 'the first that loads of wasm, cpu',
+      },
+      vocab: {
+        kind: 'string',
+        arg: 'PATH',
+        help: "CLIP BPE merges file (bpe_simple_vocab_16e6.txt.gz); else ../shared/clip/ if present, else SynthPedes' own word vocabulary",
+        defaultText: '$IRRA_CLIP_VOCAB',
+      },
+      no_clip: { kind: 'flag', help: "use SynthPedes' word vocabulary even when the CLIP file is found" },
+      report: {
+        kind: 'string',
+        arg: 'PATH',
+        help: "the run's HTML report: losses, accuracies, lr and R1/mAP per epoch as inline SVG charts (in the current folder)",
+      },
+      no_report: { kind: 'flag', help: 'write no report' },
+      json: { kind: 'flag', help: 'print the results as one JSON object instead of tables' },
+      help: { kind: 'flag', help: 'show this help and exit' },
+    },
+  },
+];
+
+const DESCRIPTION = `
 Trains a small IRRA on SynthPedes (procedural pedestrians with CUHK-PEDES-style captions) and
-evaluates text-to-image retrieval on held-out identities, untrained vs trained vs chance.
+evaluates text-to-image retrieval on held-out identities, untrained vs trained vs chance.`;
 
-options:
-  --seed N          random seed of data, weights and training (default ${DEMO_DEFAULTS.seed})
-  --epochs N        training epochs (default ${DEMO_DEFAULTS.epochs})
-  --max-seconds N   stop training after N seconds even if epochs remain (default ${DEMO_DEFAULTS.maxSeconds})
-  --losses L        losses joined by '+', from ${LOSS_NAMES.join(', ')} (default ${DEMO_DEFAULTS.losses.join('+')})
-  --identities N    identities generated, a quarter held out (default ${DEMO_DEFAULTS.identities})
-  --width N         width of both towers and of the joint embedding (default ${DEMO_DEFAULTS.width})
-  --layers N        blocks of each tower (default ${DEMO_DEFAULTS.layers})
-  --batch-size N    training batch size (default ${DEMO_DEFAULTS.batchSize})
-  --lr X            base learning rate of Adam (default ${DEMO_DEFAULTS.lr})
-  --caption-masking M  with mlm, what SDM/ITC/ID see: reference (masked captions, as the reference's
-                    dataset) or clean (default ${DEMO_DEFAULTS.captionMasking}; docs/training.md)
-  --workers N       worker threads of data-parallel training, 1 = none (default: the number of cores)
-  --backend B       tfjs backend: wasm, cpu, tensorflow (tfjs-node) (default: the first that loads of wasm, cpu)
-  --vocab PATH      CLIP BPE merges file (bpe_simple_vocab_16e6.txt.gz); default $IRRA_CLIP_VOCAB, else
-                    ../shared/clip/ if present, else SynthPedes' own word vocabulary
-  --no-clip         use SynthPedes' word vocabulary even when the CLIP file is found
-  --report PATH     the run's HTML report: losses, accuracies, lr and R1/mAP per epoch as inline SVG
-                    charts (default ${DEMO_REPORT}, in the current folder)
-  --no-report       write no report
-  --json            print the results as one JSON object instead of tables
-  -h, --help        this text`;
+/** The help text of `irra-tfjs demo`. */
+export function demoHelp(): string {
+  return formatHelp(
+    'demo',
+    DESCRIPTION,
+    DEMO_OPTION_GROUPS,
+    DEMO_COMMAND_DEFAULTS as unknown as Record<string, unknown>,
+  );
+}
+
+/**
+ * Parses `irra-tfjs demo` arguments with the commands' one parser: the defaults merged with what
+ * was given (`null` for `--help`).
+ * @throws Error naming the option for an unknown option, a missing or malformed value.
+ */
+export function parseDemoOptions(argv: readonly string[]): DemoCommandOptions | null {
+  const { help, values } = parseOptions('demo', DEMO_OPTION_GROUPS, argv);
+  if (help) return null;
+  return { ...DEMO_COMMAND_DEFAULTS, ...values } as DemoCommandOptions;
+}
 
 function findVocabulary(path: string | undefined): string | undefined {
   const candidates = path
@@ -64,92 +152,42 @@ function findVocabulary(path: string | undefined): string | undefined {
         (p): p is string => !!p,
       );
   for (const p of candidates) if (existsSync(p)) return p;
-  if (path) throw new Error(`--vocab: no file at ${path}`);
+  if (path) throw new Error(`demo: --vocab: no file at ${path}`);
   return undefined;
 }
 
-function parseLosses(text: string): LossName[] {
-  const names = text.split('+').map((s) => s.trim());
-  for (const n of names) {
-    if (!(LOSS_NAMES as readonly string[]).includes(n)) {
-      throw new Error(`--losses: unknown loss '${n}' (known: ${LOSS_NAMES.join(', ')})`);
-    }
-  }
-  return names as LossName[];
-}
-
-function captionMasking(v: string | undefined): CaptionMasking {
-  if (v === undefined) return DEMO_DEFAULTS.captionMasking;
-  if (v !== 'reference' && v !== 'clean') throw new Error(`--caption-masking: expected reference or clean, got '${v}'`);
-  return v;
-}
-
-function positiveInt(name: string, v: string | undefined, dflt: number): number {
-  return integerFlag(name, v, dflt, 1, 'a positive integer');
-}
-
-function positiveNumber(name: string, v: string | undefined, dflt: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name}: expected a positive number, got '${v}'`);
-  return n;
-}
-
-/** `irra-tfjs demo`: see {@link HELP}. Returns the exit code. */
+/** `irra-tfjs demo`: see {@link demoHelp}. Returns the exit code. */
 export async function commandDemo(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      seed: { type: 'string' },
-      epochs: { type: 'string' },
-      'max-seconds': { type: 'string' },
-      losses: { type: 'string' },
-      identities: { type: 'string' },
-      width: { type: 'string' },
-      layers: { type: 'string' },
-      'batch-size': { type: 'string' },
-      lr: { type: 'string' },
-      'caption-masking': { type: 'string' },
-      workers: { type: 'string' },
-      backend: { type: 'string' },
-      vocab: { type: 'string' },
-      'no-clip': { type: 'boolean' },
-      json: { type: 'boolean' },
-      report: { type: 'string' },
-      'no-report': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  });
-  if (values.help) {
-    console.log(HELP);
+  const o = parseDemoOptions(argv);
+  if (!o) {
+    console.log(demoHelp());
     return 0;
   }
-  const seed = integerFlag('seed', values.seed, DEMO_DEFAULTS.seed);
-  const backend = await selectBackend(values.backend ? [values.backend] : ['wasm', 'cpu']);
-  const vocabPath = values['no-clip'] ? undefined : findVocabulary(values.vocab);
-  const json = values.json === true;
+  const seed = o.seed;
+  const backend = await selectBackend(o.backend ? [o.backend] : ['wasm', 'cpu']);
+  const vocabPath = o.no_clip ? undefined : findVocabulary(o.vocab);
+  const json = o.json;
   const log = json ? () => {} : (line: string) => console.log(line);
   log(`backend: ${backend}`);
   log(vocabPath ? `CLIP vocabulary: ${vocabPath}` : 'CLIP vocabulary not found: using the SynthPedes word vocabulary');
   const result = await runDemo({
     seed,
-    epochs: positiveInt('epochs', values.epochs, DEMO_DEFAULTS.epochs),
-    maxSeconds: positiveInt('max-seconds', values['max-seconds'], DEMO_DEFAULTS.maxSeconds),
-    losses: values.losses ? parseLosses(values.losses) : [...DEMO_DEFAULTS.losses],
-    identities: positiveInt('identities', values.identities, DEMO_DEFAULTS.identities),
-    width: positiveInt('width', values.width, DEMO_DEFAULTS.width),
-    layers: positiveInt('layers', values.layers, DEMO_DEFAULTS.layers),
-    batchSize: positiveInt('batch-size', values['batch-size'], DEMO_DEFAULTS.batchSize),
-    lr: positiveNumber('lr', values.lr, DEMO_DEFAULTS.lr),
-    captionMasking: captionMasking(values['caption-masking']),
-    ...(values.workers ? { workers: positiveInt('workers', values.workers, 1) } : {}),
+    epochs: o.epochs,
+    maxSeconds: o.max_seconds,
+    losses: o.losses,
+    identities: o.identities,
+    width: o.width,
+    layers: o.layers,
+    batchSize: o.batch_size,
+    lr: o.lr,
+    captionMasking: o.caption_masking,
+    ...(o.workers ? { workers: o.workers } : {}),
     ...(vocabPath ? { clipVocabulary: new Uint8Array(readFileSync(vocabPath)) } : {}),
     progress: json ? 'none' : 'auto',
     log,
   });
   result.model.dispose();
-  const reportPath = values['no-report'] ? undefined : (values.report ?? DEMO_REPORT);
+  const reportPath = o.no_report ? undefined : o.report;
   if (reportPath) {
     writeFileSync(reportPath, demoReportHtml(result));
     log(`report: ${reportPath}`);
@@ -177,7 +215,7 @@ export async function commandDemo(argv: string[]): Promise<number> {
     console.log(
       `\ntext-to-image retrieval on ${result.testIdentities} held-out identities ` +
         `(${result.queries} captions → ${result.galleryImages} images), ${result.epochsRun} epochs in ${result.trainSeconds.toFixed(0)} s` +
-        `${result.cutShort ? ' (cut short by --max-seconds)' : ''}, losses ${result.losses.join('+')}:`,
+        `${result.cutShort ? ' (cut short by --max_seconds)' : ''}, losses ${result.losses.join('+')}:`,
     );
     console.log(formatDemoTable(result));
     console.log(

@@ -185,7 +185,7 @@ export function formatHelp(
 }
 
 function convert(command: string, name: string, spec: OptionSpec, raw: string | boolean | string[]): OptionValue {
-  const where = `${command}: --${name}`;
+  const where = command ? `${command}: --${name}` : `--${name}`;
   if (spec.kind === 'flag') return raw === true;
   if (spec.kind === 'strings') return raw as string[];
   const text = raw as string;
@@ -238,6 +238,16 @@ function convert(command: string, name: string, spec: OptionSpec, raw: string | 
       }
       return text;
   }
+}
+
+/**
+ * Converts the text of one option as {@link parseOptions} does (the bench scripts and
+ * `npm run demo:export` read single values with it).
+ *
+ * @throws Error `<command>: --<name>: expected …, got '<text>'` (no prefix when `command` is '').
+ */
+export function optionValue(command: string, name: string, spec: OptionSpec, text: string): OptionValue {
+  return convert(command, name, spec, text);
 }
 
 /**
@@ -347,25 +357,14 @@ export function splitEvaluator(
 }
 
 /**
- * Reads an integer flag of the `parseArgs`-based scripts (`irra-tfjs demo`, `npm run demo:export`):
- * `dflt` when the flag is absent, else `Number(text)`, which must be an integer ≥ `min`
- * (default: any integer).
+ * Reads an integer flag of `npm run demo:export` ({@link optionValue} with an 'int' spec): `dflt`
+ * when the flag is absent, else an integer ≥ `min` (default: any integer).
  *
- * @param expected how the error names the accepted values (default `an integer` without `min`,
- *   else `an integer ≥ <min>`).
- * @throws Error `--<name>: expected <expected>, got '<text>'`.
+ * @throws Error `--<name>: expected an integer, got '<text>'` or `--<name>: expected a value >= <min>, got '<text>'`.
  */
-export function integerFlag(
-  name: string,
-  text: string | undefined,
-  dflt: number,
-  min = Number.NEGATIVE_INFINITY,
-  expected = min === Number.NEGATIVE_INFINITY ? 'an integer' : `an integer ≥ ${min}`,
-): number {
+export function integerFlag(name: string, text: string | undefined, dflt: number, min?: number): number {
   if (text === undefined) return dflt;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: expected ${expected}, got '${text}'`);
-  return n;
+  return optionValue('', name, { kind: 'int', help: '', ...(min === undefined ? {} : { min }) }, text) as number;
 }
 
 export { patchGrid };

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { DEMO_DEFAULTS } from '../src/cli/demo';
+import { DEMO_COMMAND_DEFAULTS, demoHelp, parseDemoOptions } from '../src/cli/demo_command';
+
+describe('irra-tfjs demo options (the commands parser, snake_case)', () => {
+  it('defaults are DEMO_DEFAULTS; every flag is snake_case and converted', () => {
+    expect(parseDemoOptions([])).toEqual(DEMO_COMMAND_DEFAULTS);
+    expect(DEMO_COMMAND_DEFAULTS.batch_size).toBe(DEMO_DEFAULTS.batchSize);
+    const o = parseDemoOptions([
+      '--seed',
+      '3',
+      '--epochs',
+      '2',
+      '--max_seconds',
+      '60',
+      '--losses',
+      'itc+id',
+      '--batch_size',
+      '16',
+      '--lr',
+      '1e-3',
+      '--caption_masking',
+      'reference',
+      '--workers',
+      '1',
+      '--no_clip',
+      '--no_report',
+      '--json',
+    ]);
+    expect(o).toMatchObject({
+      seed: 3,
+      epochs: 2,
+      max_seconds: 60,
+      losses: ['itc', 'id'],
+      batch_size: 16,
+      lr: 1e-3,
+      caption_masking: 'reference',
+      workers: 1,
+      no_clip: true,
+      no_report: true,
+      json: true,
+    });
+    expect(parseDemoOptions(['--help'])).toBeNull();
+    const help = demoHelp();
+    for (const flag of [
+      '--batch_size N',
+      '--max_seconds N',
+      '--caption_masking',
+      '--no_clip',
+      '--no_report',
+      '--json',
+    ]) {
+      expect(help).toContain(flag);
+    }
+    expect(help).toMatch(/--batch_size N\s+training batch size \(default 32\)/);
+    expect(help).not.toMatch(/--[a-z]+-[a-z]/);
+  });
+
+  it('a missing, malformed or out-of-range value, an unknown or kebab-case flag: errors naming the flag', () => {
+    expect(() => parseDemoOptions(['--batch_size'])).toThrow(/demo: .*--batch_size.* argument missing/);
+    expect(() => parseDemoOptions(['--batch_size', 'x'])).toThrow("demo: --batch_size: expected an integer, got 'x'");
+    expect(() => parseDemoOptions(['--epochs', '0'])).toThrow("demo: --epochs: expected a value >= 1, got '0'");
+    expect(() => parseDemoOptions(['--lr', '0'])).toThrow("demo: --lr: expected a value > 0, got '0'");
+    expect(() => parseDemoOptions(['--losses', 'sdm+nope'])).toThrow(/demo: --losses: unknown loss 'nope'/);
+    expect(() => parseDemoOptions(['--caption_masking', 'masked'])).toThrow(
+      "demo: --caption_masking: expected one of reference, clean, got 'masked'",
+    );
+    expect(() => parseDemoOptions(['--batch-size', '8'])).toThrow("demo: unknown option '--batch-size'");
+    expect(() => parseDemoOptions(['8'])).toThrow(/demo: unexpected argument '8'/);
+  });
+});
