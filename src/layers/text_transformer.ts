@@ -231,12 +231,23 @@ export class TextTransformer extends tfl.layers.Layer {
    */
   pooled(ids: TokenIds): tf.Tensor2D {
     const v = this.checkIds(ids, 'ids');
+    return tf.tidy(() => this.pooledFromTrunk(this.trunk(this.idsTensor(ids)), v));
+  }
+
+  /**
+   * The end-of-text token (the first `argmax` of each row of `ids`, the checked ids' values) of
+   * flattened tokens `[B · contextLength, dim]` (a {@link TextTransformer.trunk}, or a
+   * {@link TextTransformer.head} of one) → new `[B, dim]`.
+   */
+  endOfTextTokens(x: tf.Tensor2D, ids: Int32Array): tf.Tensor2D {
     const l = this.contextLength;
-    const b = v.length / l;
-    return tf.tidy(() => {
-      const x = tf.reshape(this.trunk(this.idsTensor(ids)), [b, l, this.width]);
-      return this.head(poolAt(x, argmaxRows(v, b, l)));
-    });
+    const b = ids.length / l;
+    return tf.tidy(() => poolAt(tf.reshape(x, [b, l, x.shape[1]]), argmaxRows(ids, b, l)));
+  }
+
+  /** The global feature of a {@link TextTransformer.trunk}: `head(endOfTextTokens(trunk, ids))`, new `[B, outputDim]`. */
+  pooledFromTrunk(trunk: tf.Tensor2D, ids: Int32Array): tf.Tensor2D {
+    return tf.tidy(() => this.head(this.endOfTextTokens(trunk, ids)));
   }
 
   /**
@@ -281,7 +292,7 @@ tf.serialization.registerClass(TextTransformer);
 export type TokenIds = tf.Tensor2D | Int32Array;
 
 /** Position of the first largest value of each row of a row-major `[rows, cols]` array. */
-export function argmaxRows(v: ArrayLike<number>, rows: number, cols: number): number[] {
+function argmaxRows(v: ArrayLike<number>, rows: number, cols: number): number[] {
   const out: number[] = [];
   for (let r = 0; r < rows; r++) {
     let best = 0;
@@ -295,7 +306,7 @@ export function argmaxRows(v: ArrayLike<number>, rows: number, cols: number): nu
  * Row `positions[b]` of each `x[b]` (`[B, L, W]` → new `[B, W]`), as a one-hot mask multiply and
  * sum so that its gradient needs no gather kernel.
  */
-export function poolAt(x: tf.Tensor, positions: number[]): tf.Tensor2D {
+function poolAt(x: tf.Tensor, positions: number[]): tf.Tensor2D {
   const [b, l] = x.shape as number[];
   return tf.tidy(() => {
     const mask = new Float32Array(b * l);

@@ -221,14 +221,28 @@ export class VisionTransformer extends tfl.layers.Layer {
     return tf.tidy(() => tf.reshape(this.head(this.trunk(images)), [b, this.numTokens, this.outputDim]));
   }
 
+  /**
+   * Token 0 (the class token) of each image, from flattened tokens `[B · numTokens, dim]` (a
+   * {@link VisionTransformer.trunk}, or a {@link VisionTransformer.head} of one) → new `[B, dim]`.
+   */
+  classTokens(x: tf.Tensor2D): tf.Tensor2D {
+    const dim = x.shape[1];
+    const b = x.shape[0] / this.numTokens;
+    return tf.tidy(
+      () =>
+        tf.reshape(tf.slice(tf.reshape(x, [b, this.numTokens, dim]), [0, 0, 0], [b, 1, dim]), [b, dim]) as tf.Tensor2D,
+    );
+  }
+
+  /** The global feature of a {@link VisionTransformer.trunk}: `head(classTokens(trunk))`, new `[B, outputDim]`. */
+  pooledFromTrunk(trunk: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => this.head(this.classTokens(trunk)));
+  }
+
   /** The global feature (token 0) `[B, outputDim]` of NHWC `images` (new tensor, caller owns it). */
   pooled(images: tf.Tensor4D): tf.Tensor2D {
     this.checkImages(images);
-    const b = images.shape[0];
-    return tf.tidy(() => {
-      const x = tf.reshape(this.trunk(images), [b, this.numTokens, this.width]);
-      return this.head(tf.reshape(tf.slice(x, [0, 0, 0], [b, 1, this.width]), [b, this.width]) as tf.Tensor2D);
-    });
+    return tf.tidy(() => this.pooledFromTrunk(this.trunk(images)));
   }
 
   /**

@@ -3,7 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { type IRRAConfig, validateConfig } from '../config';
 import { CrossModalEncoder } from '../layers/cross_modal_encoder';
 import { MlmHead } from '../layers/mlm_head';
-import { argmaxRows, poolAt, TextTransformer, type TokenIds } from '../layers/text_transformer';
+import { TextTransformer, type TokenIds } from '../layers/text_transformer';
 import { VisionTransformer } from '../layers/vision_transformer';
 import {
   constantInit,
@@ -528,19 +528,11 @@ export class IRRA {
     const c = this.config;
     const n = this.visual.numTokens;
     const l = c.contextLength;
-    const vw = this.visual.width;
     const tw = this.text.width;
     const imageTrunk = this.visual.trunk(batch.images);
     const needSeq = full || this.crossModal !== null;
     const imageSeq = needSeq ? this.visual.head(imageTrunk) : null;
-    const imageFeats = imageSeq
-      ? (tf.reshape(tf.slice(tf.reshape(imageSeq, [b, n, c.embedDim]), [0, 0, 0], [b, 1, c.embedDim]), [
-          b,
-          c.embedDim,
-        ]) as tf.Tensor2D)
-      : this.visual.head(
-          tf.reshape(tf.slice(tf.reshape(imageTrunk, [b, n, vw]), [0, 0, 0], [b, 1, vw]), [b, vw]) as tf.Tensor2D,
-        );
+    const imageFeats = imageSeq ? this.visual.classTokens(imageSeq) : this.visual.pooledFromTrunk(imageTrunk);
     // Captions and masked captions go through the text tower as one batch of 2B when both are
     // needed (the same per-row math; larger matMuls, and one weight gradient instead of two).
     const withMlm = this.crossModal !== null && this.mlmHead !== null && batch.mlmIds !== undefined;
@@ -550,11 +542,10 @@ export class IRRA {
     const textTrunk = bothTrunks
       ? (tf.slice(bothTrunks, [0, 0], [b * l, tw]) as tf.Tensor2D)
       : this.text.trunk(batch.captionIds);
-    const eot = argmaxRows(captionIds, b, l);
     const textSeq = full ? this.text.head(textTrunk) : null;
     const textFeats = textSeq
-      ? poolAt(tf.reshape(textSeq, [b, l, c.embedDim]), eot)
-      : this.text.head(poolAt(tf.reshape(textTrunk, [b, l, tw]), eot));
+      ? this.text.endOfTextTokens(textSeq, captionIds)
+      : this.text.pooledFromTrunk(textTrunk, captionIds);
     let mlmTextSeq: tf.Tensor2D | null = null;
     let fused: tf.Tensor2D | null = null;
     let scores: tf.Tensor2D | null = null;
