@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { disposeBatch, type TrainBatch } from '../data/batch';
 import type { EvaluationResult, Evaluator, RetrievalEncoder } from '../eval/evaluator';
-import { IRRA } from '../model/irra';
+import { IRRA, type IRRALosses, totalLoss } from '../model/irra';
 import { nodeCoreCount } from '../util/node_workers';
 import { DataParallelGroup } from './data_parallel';
 import type { LRSchedulerWithWarmup } from './lr_scheduler';
@@ -203,10 +203,8 @@ export class Trainer {
     try {
       const { values, grads } = await group.gradients(batch);
       this.opts.optimizer.applyGradients(grads, { disposeGradients: true });
-      let totalLoss = 0;
-      for (const [k, v] of Object.entries(values)) if (k.endsWith('_loss')) totalLoss += v;
       this.globalStep++;
-      return { totalLoss, values };
+      return { totalLoss: sumOfLosses(values), values };
     } finally {
       disposeBatch(batch);
     }
@@ -214,16 +212,6 @@ export class Trainer {
 
   /** One optimizer step on `batch` in this thread; returns its values. Disposes the batch. */
   step(batch: TrainBatch): { totalLoss: number; values: Record<string, number> } {
-    const params = this.model.namedParameters();
-    const names: string[] = [];
-    const vars: tf.Variable[] = [];
-    const byVarName = new Map<string, string>();
-    for (const [name, v] of params) {
-      if (!v.trainable) continue;
-      names.push(name);
-      vars.push(v);
-      byVarName.set(v.name, name);
-    }
     let keys: string[] = [];
     let packed: tf.Tensor | undefined;
     const pids = tf.tensor1d(batch.pids, 'int32');
@@ -236,32 +224,19 @@ export class Trainer {
       ...(batch.mlmIds && batch.mlmLabels ? { mlmIds: batch.mlmIds, mlmLabels: batch.mlmLabels } : {}),
     };
     try {
-      const { value, grads } = tf.variableGrads(() => {
+      this.opts.optimizer.minimize(() => {
         const out = this.model.computeLosses(lossBatch) as Record<string, tf.Scalar | undefined>;
         keys = Object.keys(out).filter((k) => out[k] instanceof tf.Tensor);
-        const losses = keys.filter((k) => k.endsWith('_loss')).map((k) => out[k] as tf.Scalar);
-        if (losses.length === 0)
-          throw new Error(`Trainer: computeLosses returned no *_loss entry (got ${keys.join(', ')})`);
         packed = tf.keep(tf.stack(keys.map((k) => tf.cast(out[k] as tf.Scalar, 'float32'))));
-        return tf.addN(losses) as tf.Scalar;
-      }, vars);
-      try {
-        const named = new Map<string, tf.Tensor>();
-        for (const [varName, g] of Object.entries(grads)) named.set(byVarName.get(varName) as string, g);
-        this.opts.optimizer.applyGradients(named, { disposeGradients: true });
-      } finally {
-        value.dispose();
-        tf.dispose(grads);
-      }
+        return totalLoss(out as IRRALosses);
+      });
       const data = (packed as unknown as tf.Tensor).dataSync();
       const values: Record<string, number> = {};
-      let totalLoss = 0;
       keys.forEach((k, i) => {
         values[k] = data[i];
-        if (k.endsWith('_loss')) totalLoss += data[i];
       });
       this.globalStep++;
-      return { totalLoss, values };
+      return { totalLoss: sumOfLosses(values), values };
     } finally {
       (packed as tf.Tensor | undefined)?.dispose();
       pids.dispose();
@@ -368,6 +343,13 @@ export class Trainer {
       disposeCheckpoint(ckpt);
     }
   }
+}
+
+/** The sum of the `*_loss` values of a step, as numbers (the objective {@link totalLoss} computes on tensors). */
+function sumOfLosses(values: Record<string, number>): number {
+  let sum = 0;
+  for (const [k, v] of Object.entries(values)) if (k.endsWith('_loss')) sum += v;
+  return sum;
 }
 
 interface Progress {
