@@ -16,6 +16,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { irraConfig } from '../src/config';
 import { IRRA } from '../src/model';
 import { flag, numberOption } from './args';
+import { imageFlops, imageTokens, matMulGflops, run, seconds, textFlops } from './roofline';
 
 const REPEATS = numberOption('repeats', 3);
 const BATCH = numberOption('batch', 2);
@@ -23,49 +24,9 @@ const SKIP_CPU = flag('skip_cpu');
 
 const config = irraConfig({ preset: 'ViT-B/16' });
 
-/** Dense matMul FLOPs of one transformer pass over `tokens` tokens of width `w`. */
-function towerFlops(tokens: number, w: number, layers: number): number {
-  const dense = 2 * tokens * w * (3 * w + w + 4 * w + 4 * w);
-  const attention = 2 * 2 * tokens * tokens * w;
-  return layers * (dense + attention);
-}
-const ny = Math.floor((config.imageSize[0] - config.visionPatchSize) / config.strideSize) + 1;
-const nx = Math.floor((config.imageSize[1] - config.visionPatchSize) / config.strideSize) + 1;
-const imageTokens = ny * nx + 1;
-const imageFlops =
-  2 * (imageTokens - 1) * 3 * config.visionPatchSize ** 2 * config.visionWidth +
-  towerFlops(imageTokens, config.visionWidth, config.visionLayers) +
-  2 * config.visionWidth * config.embedDim;
-const textFlops =
-  towerFlops(config.contextLength, config.transformerWidth, config.transformerLayers) +
-  2 * config.transformerWidth * config.embedDim;
-
-/** Seconds per call of `fn` (after one warm-up call), the median of `repeats`. */
-function seconds(fn: () => tf.Tensor, repeats: number): number {
-  fn().dispose();
-  const times: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const t0 = performance.now();
-    const out = fn();
-    out.dataSync();
-    out.dispose();
-    times.push((performance.now() - t0) / 1000);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
-}
-
-/**
- * GFLOP/s of a plain 2-D matMul `[rows, width] @ [width, 4 · width]` (the tower's MLP `c_fc`
- * shape for the batch), the roofline the encoder is compared with.
- */
-function matMulGflops(rows: number, width: number, repeats: number): number {
-  const a = tf.randomNormal([rows, width]) as tf.Tensor2D;
-  const b = tf.randomNormal([width, 4 * width]) as tf.Tensor2D;
-  const s = seconds(() => tf.matMul(a, b), repeats);
-  tf.dispose([a, b]);
-  return (2 * rows * width * 4 * width) / s / 1e9;
-}
+const imageTokenCount = imageTokens(config);
+const imageFlopsPerItem = imageFlops(config, false);
+const textFlopsPerItem = textFlops(config, false);
 
 interface Row {
   backend: string;
@@ -94,7 +55,7 @@ async function runBackend(backend: 'wasm' | 'cpu', model: IRRA): Promise<void> {
   const batch = backend === 'wasm' ? BATCH : 1;
   const repeats = backend === 'wasm' ? REPEATS : 1;
   const roofRepeats = backend === 'wasm' ? 5 : 1;
-  const imageRoof = [matMulGflops(imageTokens * batch, config.visionWidth, roofRepeats)];
+  const imageRoof = [matMulGflops(imageTokenCount * batch, config.visionWidth, roofRepeats)];
   const textRoof = [
     backend === 'wasm' ? matMulGflops(config.contextLength * batch, config.transformerWidth, roofRepeats) : Number.NaN,
   ];
@@ -105,15 +66,23 @@ async function runBackend(backend: 'wasm' | 'cpu', model: IRRA): Promise<void> {
     'float32',
     1,
   ) as tf.Tensor4D;
-  const sImg = seconds(() => model.encodeImage(images), repeats) / batch;
+  const sImg =
+    seconds(
+      run(() => model.encodeImage(images)),
+      repeats,
+    ) / batch;
   images.dispose();
   let sTxt = Number.NaN;
   if (backend === 'wasm') {
     const ids = captionIds(batch);
-    sTxt = seconds(() => model.encodeText(ids), repeats) / batch;
+    sTxt =
+      seconds(
+        run(() => model.encodeText(ids)),
+        repeats,
+      ) / batch;
     ids.dispose();
   }
-  imageRoof.push(matMulGflops(imageTokens * batch, config.visionWidth, roofRepeats));
+  imageRoof.push(matMulGflops(imageTokenCount * batch, config.visionWidth, roofRepeats));
   if (backend === 'wasm')
     textRoof.push(matMulGflops(config.contextLength * batch, config.transformerWidth, roofRepeats));
   const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
@@ -122,7 +91,7 @@ async function runBackend(backend: 'wasm' | 'cpu', model: IRRA): Promise<void> {
     workload: 'image 384×128',
     batch,
     secondsPerItem: sImg,
-    gflops: imageFlops / sImg / 1e9,
+    gflops: imageFlopsPerItem / sImg / 1e9,
     roofline: mean(imageRoof),
   });
   if (backend === 'wasm') {
@@ -131,7 +100,7 @@ async function runBackend(backend: 'wasm' | 'cpu', model: IRRA): Promise<void> {
       workload: 'caption 77 tokens',
       batch,
       secondsPerItem: sTxt,
-      gflops: textFlops / sTxt / 1e9,
+      gflops: textFlopsPerItem / sTxt / 1e9,
       roofline: mean(textRoof),
     });
   }
@@ -144,7 +113,9 @@ async function main(): Promise<void> {
   console.log(
     `built ViT-B/16 IRRA (${model.countParams().toLocaleString()} parameters) in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
-  console.log(`FLOPs per image ${(imageFlops / 1e9).toFixed(2)} G, per caption ${(textFlops / 1e9).toFixed(2)} G`);
+  console.log(
+    `FLOPs per image ${(imageFlopsPerItem / 1e9).toFixed(2)} G, per caption ${(textFlopsPerItem / 1e9).toFixed(2)} G`,
+  );
   await runBackend('wasm', model);
   if (!SKIP_CPU) {
     const state = model.stateDict();

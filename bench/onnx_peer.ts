@@ -7,7 +7,7 @@
  * Measured in one run: images/s and captions/s at `encodeBatch`, and the GFLOP/s of a plain ONNX
  * MatMul `[imageTokens · batch, width] @ [width, 4 · width]` (the peer's own roofline, measured
  * before and after the towers, mean). rooflineRatio = (roofline seconds for the tower's dense
- * FLOPs) / (measured seconds), with the FLOP count of bench/encode.ts. Each timing: one warm-up,
+ * FLOPs) / (measured seconds), with the FLOP count of bench/roofline.ts. Each timing: one warm-up,
  * then the median of `repeats`.
  *
  * onnxruntime-node is an optional peer dependency of irra-tfjs (a devDependency here); without it
@@ -22,7 +22,7 @@ import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-wasm';
-import { type IRRAConfig, irraConfig, patchGrid } from '../src/config';
+import { type IRRAConfig, irraConfig } from '../src/config';
 import { ElemType, GraphBuilder } from '../src/export/graph_builder';
 import { exportOnnx } from '../src/export/onnx';
 import { IRRA } from '../src/model';
@@ -34,6 +34,7 @@ import {
 } from '../src/search/engines/onnxruntime_loader';
 import { mulberry32 } from '../src/util/random';
 import { flag, numberOption } from './args';
+import { imageFlops, imageTokens, textFlops } from './roofline';
 
 /** One benchmark row, in bench/run.ts's shape. */
 export interface OnnxPeerRow {
@@ -80,31 +81,6 @@ function ortVersion(): string {
   } catch {
     return 'unknown';
   }
-}
-
-/** Dense matMul FLOPs of one transformer pass over `tokens` tokens of width `w` (bench/encode.ts). */
-function towerFlops(tokens: number, w: number, layers: number): number {
-  const dense = 2 * tokens * w * (3 * w + w + 4 * w + 4 * w);
-  const attention = 2 * 2 * tokens * tokens * w;
-  return layers * (dense + attention);
-}
-
-/** Patch grid and token count of the image tower. */
-function imageGeometry(c: IRRAConfig): { gy: number; gx: number; tokens: number } {
-  const [gy, gx] = patchGrid(c.imageSize, c.visionPatchSize, c.strideSize);
-  return { gy, gx, tokens: gy * gx + 1 };
-}
-
-/** Dense FLOPs per image and per caption, counted as bench/encode.ts counts them. */
-function modelFlops(c: IRRAConfig): { image: number; text: number } {
-  const n = imageGeometry(c).tokens;
-  return {
-    image:
-      2 * (n - 1) * 3 * c.visionPatchSize ** 2 * c.visionWidth +
-      towerFlops(n, c.visionWidth, c.visionLayers) +
-      2 * c.visionWidth * c.embedDim,
-    text: towerFlops(c.contextLength, c.transformerWidth, c.transformerLayers) + 2 * c.transformerWidth * c.embedDim,
-  };
 }
 
 /** A plain MatMul `a [rows, k] @ b [k, n]` with `b` a constant, as the model's weights are. */
@@ -262,7 +238,7 @@ export async function onnxPeerRows(
       throw new Error(`onnx_peer: the ONNX towers do not match the tfjs model (limit ${limit}): ${check}`);
     }
 
-    const { tokens } = imageGeometry(config);
+    const tokens = imageTokens(config);
     const rows = tokens * batch;
     const width = config.visionWidth;
     const mmSession = await ort.InferenceSession.create(matMulGraph(rows, width, 4 * width, seed), {
@@ -283,7 +259,7 @@ export async function onnxPeerRows(
     const mm = (gflops(mmBefore) + gflops(mmAfter)) / 2;
     const sImage = image.seconds;
     const sText = text.seconds;
-    const flops = modelFlops(config);
+    const flops = { image: imageFlops(config, false), text: textFlops(config, false) };
     const cpu = (t: Timing) => `${t.cpuPerWall.toFixed(2)} CPU-s per wall-s while timed`;
     const threads =
       `onnxruntime-node ${version}, session options ${JSON.stringify(sessionOptions)} ` +

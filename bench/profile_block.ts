@@ -15,6 +15,7 @@ import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-wasm';
 import { Transformer } from '../src/layers';
 import { flag, numberOption } from './args';
+import { matMulGflops, seconds, towerFlops } from './roofline';
 
 const BATCH = numberOption('batch', 8);
 const TOP = numberOption('top', 14);
@@ -56,22 +57,9 @@ async function main(): Promise<void> {
     tf.dispose(grads);
   };
   // One block: q/k/v + out projection (4·w²), MLP (8·w²) per token, and the two attention products.
-  const flops = 2 * rows * 12 * WIDTH * WIDTH + 2 * 2 * BATCH * TOKENS * TOKENS * WIDTH;
-  const a = tf.randomNormal([rows, WIDTH]) as tf.Tensor2D;
-  const b = tf.randomNormal([WIDTH, 4 * WIDTH]) as tf.Tensor2D;
-  const mm = () => tf.matMul(a, b).dispose();
-  const median = (f: () => void, n = 3): number => {
-    f();
-    const ts: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const t0 = performance.now();
-      f();
-      ts.push(performance.now() - t0);
-    }
-    return ts.sort((p, q) => p - q)[Math.floor(n / 2)];
-  };
-  const mmMs = median(mm);
-  const gflops = (2 * rows * WIDTH * 4 * WIDTH) / (mmMs / 1000) / 1e9;
+  const flops = BATCH * towerFlops(TOKENS, WIDTH, 1);
+  const median = (f: () => void): number => seconds(f, 3) * 1000;
+  const gflops = matMulGflops(rows, WIDTH, 3);
   const roofMs = (flops / (gflops * 1e9)) * 1000;
   console.log(
     `batch ${BATCH}, checkpointing ${t.gradientCheckpointing}: matMul ${gflops.toFixed(1)} GFLOP/s; block forward FLOPs ${(flops / 1e9).toFixed(1)} G = ${roofMs.toFixed(0)} ms at the roofline`,
@@ -85,7 +73,7 @@ async function main(): Promise<void> {
     const total = table(info.kernels as never);
     console.log(`(kernel time ${total.toFixed(0)} ms in ${info.kernels.length} kernels)`);
   }
-  tf.dispose([x, a, b, ...weights]);
+  tf.dispose([x, ...weights]);
 }
 
 main().catch((e: unknown) => {

@@ -1,6 +1,6 @@
 /** FLOP counts of the IRRA workloads and the matMul roofline they are measured against (shared by the benches). */
 import * as tf from '@tensorflow/tfjs-core';
-import type { IRRAConfig } from '../src/config';
+import { type IRRAConfig, patchGrid } from '../src/config';
 import { trainBatch } from './train_batch';
 
 export function seconds(fn: () => void, repeats: number, warmup = 1): number {
@@ -36,9 +36,9 @@ export function matMulGflops(rows: number, width: number, repeats: number): numb
 export function towerFlops(tokens: number, w: number, layers: number): number {
   return layers * (2 * tokens * w * 12 * w + 2 * 2 * tokens * tokens * w);
 }
+/** Tokens of the image tower: the patch grid and the class token. */
 export function imageTokens(c: IRRAConfig): number {
-  const ny = Math.floor((c.imageSize[0] - c.visionPatchSize) / c.strideSize) + 1;
-  const nx = Math.floor((c.imageSize[1] - c.visionPatchSize) / c.strideSize) + 1;
+  const [ny, nx] = patchGrid(c.imageSize, c.visionPatchSize, c.strideSize);
   return ny * nx + 1;
 }
 /** matMul FLOPs of encoding one image (patch embedding, tower, projection of every token). */
