@@ -210,8 +210,11 @@ export class TextTransformer extends tfl.layers.Layer {
     );
   }
 
-  /** `ids` as an int32 `[B, contextLength]` tensor: the tensor itself, or host ids uploaded (inside a tidy). */
-  private idsTensor(ids: TokenIds): tf.Tensor2D {
+  /**
+   * `ids` as an int32 `[B, contextLength]` tensor: the tensor itself, or host ids uploaded (call
+   * it inside a tidy: an uploaded tensor is the tidy's to dispose). `ids` must be checked.
+   */
+  idsTensor(ids: TokenIds): tf.Tensor2D {
     return ids instanceof Int32Array
       ? tf.tensor2d(ids, [ids.length / this.contextLength, this.contextLength], 'int32')
       : ids;

@@ -2,6 +2,7 @@
 export {
   type ComputeLossesOptions,
   type GradientCheckpointingPlan,
+  type HostOrTensor1D,
   IRRA,
   type IRRABatch,
   type IRRACreateOptions,

@@ -48,20 +48,45 @@ export interface IRRACreateOptions {
   gradientCheckpointing?: boolean | GradientCheckpointingPlan;
 }
 
-/** One training batch. Every tensor stays owned by the caller. */
-export interface IRRABatch {
+/**
+ * One training batch. Every tensor stays owned by the caller. The ids and identities may be
+ * tensors or their values in `Int32Array`s (what the tokenizer and the data loader hold): host
+ * values are validated where they are, with no synchronous read-back (which stalls webgl and
+ * webgpu), and uploaded for the forward pass. The type parameters narrow the fields for code that
+ * builds one kind: the default is all tensors; {@link IRRA.computeLosses} and
+ * {@link IRRA.forward} take either, `IRRABatch<TokenIds, HostOrTensor1D>`.
+ */
+export interface IRRABatch<Ids extends TokenIds = tf.Tensor2D, Vector extends HostOrTensor1D = tf.Tensor1D> {
   /** float32 NHWC `[B, H, W, 3]` images, normalized with CLIP's mean and std. */
   images: tf.Tensor4D;
   /** int32 `[B, contextLength]` caption ids, each row holding the end-of-text id. */
-  captionIds: tf.Tensor2D;
+  captionIds: Ids;
   /** int32 `[B, contextLength]` masked caption ids (required when the config has 'mlm'). */
-  mlmIds?: tf.Tensor2D;
+  mlmIds?: Ids;
   /** int32 `[B, contextLength]` MLM targets, 0 = not predicted (required with 'mlm'). */
-  mlmLabels?: tf.Tensor2D;
+  mlmLabels?: Ids;
   /** int32 `[B]` person identities, `0 <= pid < numClasses` when the config has 'id'. */
-  pids: tf.Tensor1D;
+  pids: Vector;
   /** int32 `[B]` image ids for SDM's soft labels (optional). */
-  imageIds?: tf.Tensor1D;
+  imageIds?: Vector;
+}
+
+/**
+ * An int32 vector `[B]`: a tensor, or its values in an `Int32Array` (checked in host memory, no
+ * read-back).
+ */
+export type HostOrTensor1D = tf.Tensor1D | Int32Array;
+
+/** A batch whose ids and identities may be tensors or host values. */
+type AnyBatch = IRRABatch<TokenIds, HostOrTensor1D>;
+
+/** What {@link IRRA.checkBatch} found: the batch size and the id values it checked. */
+interface CheckedBatch {
+  b: number;
+  /** The caption ids' values (host memory, or read back once from a tensor). */
+  captionIds: Int32Array;
+  /** The MLM labels' values (with 'mlm'). */
+  mlmLabels: Int32Array | null;
 }
 
 /** Losses and accuracies of {@link IRRA.computeLosses}: new scalars, owned by the caller. */
@@ -131,6 +156,21 @@ export interface IRRAForwardOutputs {
 }
 
 const shapeOf = (t: tf.Tensor): string => `[${t.shape.join(', ')}]`;
+
+/** Throws unless `x` is an int32 vector: an `Int32Array`, or an int32 tensor of rank 1. */
+function checkInt32Vector(x: HostOrTensor1D, name: string, b: number): void {
+  if (x instanceof Int32Array) return;
+  if (!(x instanceof tf.Tensor)) {
+    throw new Error(`${name} must be int32 [${b}] (a tensor or an Int32Array), got ${typeof x}`);
+  }
+  if (x.rank !== 1 || x.dtype !== 'int32')
+    throw new Error(`${name} must be int32 [${b}], got ${x.dtype} ${shapeOf(x)}`);
+}
+
+/** `x` as an int32 tensor `[B]`: the tensor itself, or host values uploaded (inside a tidy). */
+function int32Vector(x: HostOrTensor1D): tf.Tensor1D {
+  return x instanceof Int32Array ? tf.tensor1d(x, 'int32') : x;
+}
 
 /**
  * IRRA (Jiang & Ye, CVPR 2023): the CLIP image and text towers, the implicit-relation-reasoning
@@ -480,51 +520,54 @@ export class IRRA {
     return this.text.tokens(ids, { requireEot: false });
   }
 
-  /** Validates a batch against the config; returns the batch size and caption ids' values. */
-  private checkBatch(batch: IRRABatch): { b: number; captionIds: Int32Array } {
+  /**
+   * Validates a batch against the config. Host ids (`Int32Array`) are checked where they are;
+   * tensors are read back once. Returns the batch size and the values the forward pass needs.
+   */
+  private checkBatch(batch: AnyBatch): CheckedBatch {
     this.assertLive();
     const { images, captionIds, pids } = batch;
     this.visual.checkImages(images, 'batch.images');
+    const l = this.config.contextLength;
     const ids = this.text.checkIds(captionIds, 'batch.captionIds');
     const b = images.shape[0];
-    const sameBatch = (name: string, t: tf.Tensor): void => {
-      if (t.shape[0] !== b) {
-        throw new Error(`${name} must have batch size ${b} (that of batch.images), got shape ${shapeOf(t)}`);
+    const sameBatch = (name: string, x: tf.Tensor | Int32Array, rowLength: number): void => {
+      const rows = x instanceof Int32Array ? x.length / rowLength : x.shape[0];
+      if (rows !== b) {
+        const got = x instanceof Int32Array ? `${rows} rows of ${rowLength} in an Int32Array` : `shape ${shapeOf(x)}`;
+        throw new Error(`${name} must have batch size ${b} (that of batch.images), got ${got}`);
       }
     };
-    sameBatch('batch.captionIds', captionIds);
-    if (pids.rank !== 1 || pids.dtype !== 'int32') {
-      throw new Error(`batch.pids must be int32 [${b}], got ${pids.dtype} ${shapeOf(pids)}`);
-    }
-    sameBatch('batch.pids', pids);
+    sameBatch('batch.captionIds', captionIds, l);
+    checkInt32Vector(pids, 'batch.pids', b);
+    sameBatch('batch.pids', pids, 1);
     if (this.config.lossNames.includes('id')) {
-      const v = pids.dataSync();
+      const v = pids instanceof Int32Array ? pids : pids.dataSync();
       const bad = v.findIndex((p) => p < 0 || p >= this.config.numClasses);
       if (bad >= 0) {
         throw new Error(`batch.pids must lie in [0, ${this.config.numClasses}) (numClasses), got ${v[bad]} at ${bad}`);
       }
     }
     if (batch.imageIds) {
-      if (batch.imageIds.rank !== 1 || batch.imageIds.dtype !== 'int32') {
-        throw new Error(`batch.imageIds must be int32 [${b}], got ${batch.imageIds.dtype} ${shapeOf(batch.imageIds)}`);
-      }
-      sameBatch('batch.imageIds', batch.imageIds);
+      checkInt32Vector(batch.imageIds, 'batch.imageIds', b);
+      sameBatch('batch.imageIds', batch.imageIds, 1);
     }
+    let mlmLabels: Int32Array | null = null;
     if (this.config.lossNames.includes('mlm')) {
       if (!batch.mlmIds || !batch.mlmLabels) {
         throw new Error("batch.mlmIds and batch.mlmLabels are required when the config's lossNames has 'mlm'");
       }
       this.text.checkIds(batch.mlmIds, 'batch.mlmIds', { requireEot: false });
-      this.text.checkIds(batch.mlmLabels, 'batch.mlmLabels', { requireEot: false });
-      sameBatch('batch.mlmIds', batch.mlmIds);
-      sameBatch('batch.mlmLabels', batch.mlmLabels);
+      mlmLabels = this.text.checkIds(batch.mlmLabels, 'batch.mlmLabels', { requireEot: false });
+      sameBatch('batch.mlmIds', batch.mlmIds, l);
+      sameBatch('batch.mlmLabels', batch.mlmLabels, l);
     }
-    return { b, captionIds: ids };
+    return { b, captionIds: ids, mlmLabels };
   }
 
   /** The shared forward pass: flattened intermediate tensors (inside the caller's tidy). */
-  private run(batch: IRRABatch, full: boolean) {
-    const { b, captionIds } = this.checkBatch(batch);
+  private run(batch: AnyBatch, full: boolean) {
+    const { b, captionIds, mlmLabels } = this.checkBatch(batch);
     const c = this.config;
     const n = this.visual.numTokens;
     const l = c.contextLength;
@@ -537,11 +580,16 @@ export class IRRA {
     // needed (the same per-row math; larger matMuls, and one weight gradient instead of two).
     const withMlm = this.crossModal !== null && this.mlmHead !== null && batch.mlmIds !== undefined;
     const bothTrunks = withMlm
-      ? this.text.trunk(tf.concat([batch.captionIds, batch.mlmIds as tf.Tensor2D], 0) as tf.Tensor2D)
+      ? this.text.trunk(
+          tf.concat(
+            [this.text.idsTensor(batch.captionIds), this.text.idsTensor(batch.mlmIds as TokenIds)],
+            0,
+          ) as tf.Tensor2D,
+        )
       : null;
     const textTrunk = bothTrunks
       ? (tf.slice(bothTrunks, [0, 0], [b * l, tw]) as tf.Tensor2D)
-      : this.text.trunk(batch.captionIds);
+      : this.text.trunk(this.text.idsTensor(batch.captionIds));
     const textSeq = full ? this.text.head(textTrunk) : null;
     const textFeats = textSeq
       ? this.text.endOfTextTokens(textSeq, captionIds)
@@ -553,13 +601,14 @@ export class IRRA {
     if (this.crossModal && this.mlmHead && batch.mlmIds) {
       const mlmTrunk = bothTrunks
         ? (tf.slice(bothTrunks, [b * l, 0], [b * l, tw]) as tf.Tensor2D)
-        : this.text.trunk(batch.mlmIds);
+        : this.text.trunk(this.text.idsTensor(batch.mlmIds));
       mlmTextSeq = this.text.head(mlmTrunk);
       fused = this.crossModal.forwardFlat(mlmTextSeq, imageSeq as tf.Tensor2D, b, l, n);
       // For the losses only the labelled positions are scored: the loss and accuracy ignore the
       // others (label 0), and the vocabulary-wide head on every position would dominate the
       // step's time and memory ([B · L, vocab] scores and their gradient).
-      const labels = !full && batch.mlmLabels ? (batch.mlmLabels.dataSync() as Int32Array) : null;
+      // The labels' values come from checkBatch: host memory, or the one read-back of a tensor.
+      const labels = !full ? mlmLabels : null;
       const rows: number[] = [];
       if (labels) for (let i = 0; i < labels.length; i++) if (labels[i] !== 0) rows.push(i);
       if (labels && rows.length > 0) {
@@ -571,7 +620,7 @@ export class IRRA {
         );
       } else {
         scores = this.mlmHead.forwardFlat(fused);
-        if (batch.mlmLabels) scoreLabels = tf.reshape(batch.mlmLabels, [-1]) as tf.Tensor1D;
+        if (mlmLabels) scoreLabels = tf.tensor1d(mlmLabels, 'int32');
       }
     }
     return { b, imageSeq, imageFeats, textSeq, textFeats, mlmTextSeq, fused, scores, scoreLabels };
@@ -582,7 +631,7 @@ export class IRRA {
    * `image_seq`, `text_seq`, `image_feats`, `text_feats` and, with 'mlm', `mlm_text_seq`,
    * `fused`, `mlm_logits`. New tensors, owned by the caller.
    */
-  forward(batch: IRRABatch): IRRAForwardOutputs {
+  forward(batch: IRRABatch<TokenIds, HostOrTensor1D>): IRRAForwardOutputs {
     return tf.tidy(() => {
       const r = this.run(batch, true);
       const c = this.config;
@@ -610,22 +659,24 @@ export class IRRA {
    *
    * @throws Error on a malformed batch (shapes, dtypes, id ranges, batch sizes that disagree).
    */
-  computeLosses(batch: IRRABatch, options: ComputeLossesOptions = {}): IRRALosses {
+  computeLosses(batch: IRRABatch<TokenIds, HostOrTensor1D>, options: ComputeLossesOptions = {}): IRRALosses {
     return tf.tidy(() => {
       const r = this.run(batch, false);
       const c = this.config;
       const names = c.lossNames;
+      const pids = int32Vector(batch.pids);
+      const imageIds = batch.imageIds === undefined ? undefined : int32Vector(batch.imageIds);
       const out: IRRALosses = options.splitBatchLosses
         ? { image_feats: r.imageFeats, text_feats: r.textFeats }
-        : this.batchLosses(r.imageFeats, r.textFeats, batch.pids, batch.imageIds);
+        : this.batchLosses(r.imageFeats, r.textFeats, pids, imageIds);
       if (names.includes('id') && this.classifierWeight && this.classifierBias) {
         const w = read2d(this.classifierWeight);
         const bias = read1d(this.classifierBias);
         const imageLogits = linear(r.imageFeats, w, bias);
         const textLogits = linear(r.textFeats, w, bias);
-        out.id_loss = tf.mul(idLoss(imageLogits, textLogits, batch.pids), c.idLossWeight) as tf.Scalar;
-        out.img_acc = accuracy(imageLogits, batch.pids);
-        out.txt_acc = accuracy(textLogits, batch.pids);
+        out.id_loss = tf.mul(idLoss(imageLogits, textLogits, pids), c.idLossWeight) as tf.Scalar;
+        out.img_acc = accuracy(imageLogits, pids);
+        out.txt_acc = accuracy(textLogits, pids);
       }
       if (r.scores && r.scoreLabels) {
         const labels = r.scoreLabels;
