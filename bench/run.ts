@@ -119,7 +119,7 @@ const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(
  * the last. Each call's ratio is (its FLOPs at the mean of the samples around it) / (its time);
  * the reported ratio is the median of those, so that a burst of the VM's other load, which slows
  * a call and the samples next to it alike, cancels (medians of times and of rooflines taken
- * separately let a burst that hit only the calls, or only the samples, move a ratio by 2×).
+ * separately let a burst that hit only the calls, or only the samples, move a ratio far off).
  * Also: the median time, the median roofline, and tf.profile's peak tensor bytes (its run doubles
  * as the first warm-up call).
  */
@@ -178,22 +178,43 @@ const B16 = irraConfig({ preset: 'ViT-B/16' });
 const SMALL = DEMO_SIZE_CONFIG;
 const SMALL_BATCH = 32;
 
-async function benchBackend(backend: string): Promise<void> {
+/** How hard each workload is measured on `backend`: the cpu backend gets one short pass. */
+interface BenchPlan {
+  backend: string;
+  slow: boolean;
+  encodeBatch: number;
+  repeats: number;
+  warmup: number;
+  roofRepeats: number;
+}
+
+function benchPlan(backend: string): BenchPlan {
+  const slow = backend === 'cpu';
+  return {
+    backend,
+    slow,
+    encodeBatch: slow ? 1 : ENCODE_BATCH,
+    repeats: slow ? 1 : REPEATS,
+    warmup: slow ? 0 : 1,
+    roofRepeats: slow ? 1 : 5,
+  };
+}
+
+/** Activates `backend`; false (with a note) when it is not available. */
+async function activateBackend(backend: string): Promise<boolean> {
   if (!(await tf.setBackend(backend)) || tf.getBackend() !== backend) {
     notes.push(`${backend}: tf.setBackend failed, skipped`);
     console.log(`${backend}: not available, skipped`);
-    return;
+    return false;
   }
   await tf.ready();
-  const slow = backend === 'cpu';
-  console.log(`\n== ${backend} ==`);
-  const model = IRRA.create(B16, { seed: 0 });
-  const eb = slow ? 1 : ENCODE_BATCH;
-  const repeats = slow ? 1 : REPEATS;
-  const warmup = slow ? 0 : 1;
-  const roofRepeats = slow ? 1 : 5;
-  const nImg = imageTokens(B16);
+  return true;
+}
 
+/** The `matmul` roofline row, then `image_encode` and `text_encode` of the ViT-B/16 model; returns the roofline GFLOP/s. */
+async function benchEncode(model: IRRA, p: BenchPlan): Promise<number> {
+  const { backend, slow, encodeBatch: eb, repeats, warmup, roofRepeats } = p;
+  const nImg = imageTokens(B16);
   const roof = matMulGflops(nImg * eb, B16.visionWidth, roofRepeats);
   push({ backend, workload: 'matmul', value: roof, unit: 'GFLOP/s', rooflineRatio: 1, batch: eb });
 
@@ -218,7 +239,7 @@ async function benchBackend(backend: string): Promise<void> {
   const caps = captionIds(B16, eb, 0);
   const fTxt = textFlops(B16, false) * eb;
   const txt = await measured(
-    // A text call is ~0.5 s: more samples than for images, for the same confidence.
+    // Text calls are shorter than image calls: more samples, for the same confidence.
     { once: run(() => model.encodeText(caps)), repeats: slow ? repeats : Math.max(repeats, 7), warmup, flops: fTxt },
     { rows: B16.contextLength * eb, width: B16.transformerWidth, repeats: roofRepeats },
   );
@@ -233,78 +254,93 @@ async function benchBackend(backend: string): Promise<void> {
     matmulGflops: txt.roofGflops,
     peakTensorMB: txt.peakTensorMB,
   });
+  return roof;
+}
 
+/**
+ * The ViT-B/16 `train_step` row, in a child process, halving the batch from `--train_batch` until
+ * a step fits; on the cpu backend only a note of what a step would cost at the roofline.
+ */
+function benchTrainStep(p: BenchPlan, roof: number): void {
+  const { backend, slow } = p;
   if (SKIP_TRAIN) {
     notes.push(`${backend}: train_step skipped (--skip_train)`);
-  } else if (slow) {
+    return;
+  }
+  if (slow) {
     const fwd = trainForwardFlops(B16, TRAIN_BATCH) * TRAIN_BATCH;
     const minutes = (3.5 * fwd) / (roof * 1e9) / 60;
     const why = `${backend}: train_step skipped: ~${minutes.toFixed(0)} min per step at ${roof.toFixed(2)} GFLOP/s (${(fwd / 1e9).toFixed(0)} GFLOP forward, batch ${TRAIN_BATCH})`;
     notes.push(why);
     console.log(`  ${why}`);
-  } else {
-    const before = matMulGflops(nImg * TRAIN_BATCH, B16.visionWidth, 3);
-    let step: TrainChild | null = null;
-    for (let tb = TRAIN_BATCH; tb >= 1 && !step; tb = Math.floor(tb / 2)) {
-      const r = trainInChild(tb);
-      if ('error' in r) {
-        const why = `${backend}: train_step at batch ${tb} does not fit / failed: ${r.error}`;
-        notes.push(why);
-        console.log(`  ${why}`);
-      } else step = r;
-    }
-    const after = matMulGflops(nImg * TRAIN_BATCH, B16.visionWidth, 3);
-    if (step) {
-      const roofGflops = (before + after) / 2;
-      const fwd = trainForwardFlops(B16, step.batch) * step.batch;
-      push({
-        backend,
-        workload: 'train_step',
-        value: step.seconds,
-        unit: 's/step',
-        rooflineRatio: fwd / (roofGflops * 1e9) / step.seconds,
-        batch: step.batch,
-        matmulGflops: roofGflops,
-        peakTensorMB: step.peakTensorMB ?? undefined,
-        note: `${CHECKPOINT ? 'gradient checkpointing of the image tower' : 'gradient checkpointing off'}; Adam, state in JS memory; child process; wasm heap ${step.wasmHeapMB} MB`,
-      });
-      const last = results[results.length - 1];
-      last.wasmHeapMB = step.wasmHeapMB;
-    }
+    return;
   }
-  if (!slow && WORKER_IMAGES > 0) {
-    const perWorkers: number[] = [];
-    for (const workers of [1, 2]) {
-      const r = await workerThroughput(model, workers, WORKER_IMAGES, backend);
-      perWorkers.push(r.steady);
-      push({
-        backend,
-        workload: `image_encode_workers_${workers}`,
-        value: r.steady,
-        unit: 'images/s',
-        rooflineRatio: (imageFlops(B16, false) * r.steady) / (roof * 1e9),
-        batch: 1,
-        matmulGflops: roof,
-        note: `${workers} worker thread(s), steady state (${r.longImages} vs ${r.shortImages} images); with start-up ${r.withStartUp.toFixed(3)} images/s, start-up ${r.startUp.toFixed(1)} s; ratio against one thread's matMul roofline`,
-      });
-    }
-    console.log(`  2 workers / 1 worker (steady state): ${(perWorkers[1] / perWorkers[0]).toFixed(2)}x`);
+  const nImg = imageTokens(B16);
+  const before = matMulGflops(nImg * TRAIN_BATCH, B16.visionWidth, 3);
+  let step: TrainChild | null = null;
+  for (let tb = TRAIN_BATCH; tb >= 1 && !step; tb = Math.floor(tb / 2)) {
+    const r = trainInChild(tb);
+    if ('error' in r) {
+      const why = `${backend}: train_step at batch ${tb} does not fit / failed: ${r.error}`;
+      notes.push(why);
+      console.log(`  ${why}`);
+    } else step = r;
   }
-  model.dispose();
+  const after = matMulGflops(nImg * TRAIN_BATCH, B16.visionWidth, 3);
+  if (!step) return;
+  const roofGflops = (before + after) / 2;
+  const fwd = trainForwardFlops(B16, step.batch) * step.batch;
+  push({
+    backend,
+    workload: 'train_step',
+    value: step.seconds,
+    unit: 's/step',
+    rooflineRatio: fwd / (roofGflops * 1e9) / step.seconds,
+    batch: step.batch,
+    matmulGflops: roofGflops,
+    peakTensorMB: step.peakTensorMB ?? undefined,
+    note: `${CHECKPOINT ? 'gradient checkpointing of the image tower' : 'gradient checkpointing off'}; Adam, state in JS memory; child process; wasm heap ${step.wasmHeapMB} MB`,
+  });
+  const last = results[results.length - 1];
+  last.wasmHeapMB = step.wasmHeapMB;
+}
 
+/** `image_encode_workers_1` and `_2`: steady-state images/s of 1 and 2 worker threads (not on cpu). */
+async function benchWorkers(model: IRRA, p: BenchPlan, roof: number): Promise<void> {
+  if (p.slow || WORKER_IMAGES <= 0) return;
+  const perWorkers: number[] = [];
+  for (const workers of [1, 2]) {
+    const r = await workerThroughput(model, workers, WORKER_IMAGES, p.backend);
+    perWorkers.push(r.steady);
+    push({
+      backend: p.backend,
+      workload: `image_encode_workers_${workers}`,
+      value: r.steady,
+      unit: 'images/s',
+      rooflineRatio: (imageFlops(B16, false) * r.steady) / (roof * 1e9),
+      batch: 1,
+      matmulGflops: roof,
+      note: `${workers} worker thread(s), steady state (${r.longImages} vs ${r.shortImages} images); with start-up ${r.withStartUp.toFixed(3)} images/s, start-up ${r.startUp.toFixed(1)} s; ratio against one thread's matMul roofline`,
+    });
+  }
+  console.log(`  2 workers / 1 worker (steady state): ${(perWorkers[1] / perWorkers[0]).toFixed(2)}x`);
+}
+
+/** `train_step_small`: a training step of the small model, in this process. */
+async function benchSmallTrainStep(p: BenchPlan): Promise<void> {
   const small = IRRA.create(SMALL, { seed: 0 });
   const sBatch = trainBatch(SMALL, SMALL_BATCH);
   const sStepper = trainStepper(small, sBatch);
   const sFwd = trainForwardFlops(SMALL, SMALL_BATCH) * SMALL_BATCH;
   const sStep = await measured(
-    { once: sStepper.once, repeats: slow ? 1 : 5, warmup: 2, flops: sFwd },
+    { once: sStepper.once, repeats: p.slow ? 1 : 5, warmup: 2, flops: sFwd },
     { rows: imageTokens(SMALL) * SMALL_BATCH, width: SMALL.visionWidth, repeats: 20 },
   );
   sStepper.dispose();
   tf.dispose(Object.values(sBatch) as tf.Tensor[]);
   small.dispose();
   push({
-    backend,
+    backend: p.backend,
     workload: 'train_step_small',
     value: sStep.s,
     unit: 's/step',
@@ -313,6 +349,22 @@ async function benchBackend(backend: string): Promise<void> {
     matmulGflops: sStep.roofGflops,
     peakTensorMB: sStep.peakTensorMB,
   });
+}
+
+/** Every workload of one backend, in order: encoders, train step, worker threads, small train step. */
+async function benchBackend(backend: string): Promise<void> {
+  if (!(await activateBackend(backend))) return;
+  console.log(`\n== ${backend} ==`);
+  const plan = benchPlan(backend);
+  const model = IRRA.create(B16, { seed: 0 });
+  try {
+    const roof = await benchEncode(model, plan);
+    benchTrainStep(plan, roof);
+    await benchWorkers(model, plan, roof);
+  } finally {
+    model.dispose();
+  }
+  await benchSmallTrainStep(plan);
 }
 
 async function optionalPeers(): Promise<string[]> {

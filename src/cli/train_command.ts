@@ -1,11 +1,12 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CONFIG_DEFAULTS, type IRRAConfig, irraConfig, type LossName, type PresetName } from '../config';
-import { type DatasetName, loadDataset } from '../data/annotations';
+import { type DatasetName, loadDataset, type PersonDataset } from '../data/annotations';
 import { type CaptionMasking, DataLoader, LOADER_DEFAULTS, rowwiseMask } from '../data/batch';
 import { buildTransforms } from '../data/transforms';
 import { Evaluator } from '../eval/evaluator';
 import { IRRA } from '../model/irra';
+import type { ClipTokenizer } from '../tokenizer/clip_tokenizer';
 import { buildMlmInputs } from '../tokenizer/mlm_masking';
 import {
   type ParsedTrainerCheckpoint,
@@ -18,7 +19,13 @@ import {
   LRSchedulerWithWarmup,
   type WarmupMethod,
 } from '../train/lr_scheduler';
-import { buildOptimizer, OPTIMIZER_DEFAULTS, type OptimizerName, type OptimizerStateStorage } from '../train/optimizer';
+import {
+  buildOptimizer,
+  type IrraOptimizer,
+  OPTIMIZER_DEFAULTS,
+  type OptimizerName,
+  type OptimizerStateStorage,
+} from '../train/optimizer';
 import { trainingReportHtml } from '../train/report';
 import { disposeCheckpoint, type EpochLog, TRAINER_DEFAULTS, Trainer } from '../train/trainer';
 import { loadCheckpoint, overlayStateDict } from '../weights/checkpoint';
@@ -39,7 +46,7 @@ import {
   processIO,
   splitEvaluator,
 } from './options';
-import { type TrainProgress, trainProgress } from './progress';
+import { trainProgress } from './progress';
 
 /** Values of `irra-tfjs train`'s options (the reference's names from `utils/options.py`, plus this library's). */
 export interface TrainCommandOptions {
@@ -371,6 +378,153 @@ async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
   await rename(tmp, path);
 }
 
+/** Loads `--dataset_name` from `--root_dir`, prints its sizes and checks the splits and their images. */
+async function loadTrainDataset(o: TrainCommandOptions, io: CommandIO, say: (line: string) => void) {
+  const dataset = await loadDataset(o.dataset_name, o.root_dir);
+  const s = dataset.stats;
+  say(
+    `${dataset.name}: train ${s.train.ids} ids / ${s.train.images} images / ${s.train.captions} captions; ` +
+      `test ${s.test.ids} / ${s.test.images} / ${s.test.captions}; val ${s.val.ids} / ${s.val.images} / ${s.val.captions}`,
+  );
+  requireSplit('train', null, dataset, 'train');
+  requireSplit('train', '--val_dataset', dataset, o.val_dataset);
+  await checkCommandImages('train', io, dataset, ['train', o.val_dataset], { decode: o.verify_images });
+  return dataset;
+}
+
+/** The checkpoint `--resume` continues from (undefined without `--resume`); the caller disposes it. */
+async function readResumeCheckpoint(o: TrainCommandOptions): Promise<ParsedTrainerCheckpoint | undefined> {
+  if (!o.resume) return undefined;
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(o.resume_ckpt_file));
+  } catch (e) {
+    throw new Error(`train: --resume_ckpt_file: cannot read '${o.resume_ckpt_file}' (${(e as Error).message})`);
+  }
+  return parseTrainerCheckpoint(bytes);
+}
+
+/** Overlays the CLIP weights of `--pretrain_choice` on `model` (its grid and context length adapted). */
+async function loadPretrained(model: IRRA, config: IRRAConfig, o: TrainCommandOptions, say: (line: string) => void) {
+  const clip = await loadCheckpoint(o.pretrain_choice).catch((e: Error) => {
+    throw new Error(`train: --pretrain_choice '${o.pretrain_choice}': ${e.message}`);
+  });
+  const adapted = adaptStateDict(clip, {
+    grid: patchGrid(config.imageSize, config.visionPatchSize, config.strideSize),
+    contextLength: config.contextLength,
+  });
+  try {
+    const fresh = overlayStateDict(model, adapted);
+    say(
+      `loaded ${adapted.size} tensors from ${o.pretrain_choice}; ${fresh.length} parameters keep their initialization`,
+    );
+  } finally {
+    for (const t of adapted.values()) t.dispose();
+  }
+}
+
+/** The model of the run: the resumed checkpoint's config, else the options'; CLIP weights when asked. */
+async function buildTrainModel(
+  o: TrainCommandOptions,
+  dataset: PersonDataset,
+  resume: ParsedTrainerCheckpoint | undefined,
+  io: CommandIO,
+  say: (line: string) => void,
+): Promise<{ model: IRRA; config: IRRAConfig }> {
+  const config = resume?.config ?? trainConfig(o, dataset.numClasses);
+  if (config.lossNames.includes('id') && config.numClasses !== dataset.numClasses) {
+    throw new Error(
+      `train: the model classifies ${config.numClasses} identities but ${dataset.name} has ${dataset.numClasses} training identities`,
+    );
+  }
+  const model = IRRA.create(config, { seed: o.seed, gradientCheckpointing: o.gradient_checkpointing });
+  try {
+    if (resume) {
+      say(`resuming from ${o.resume_ckpt_file} after epoch ${resume.epoch} (best R1 ${resume.bestR1.toFixed(2)})`);
+    } else if (o.pretrain_choice) {
+      await loadPretrained(model, config, o, say);
+    } else {
+      io.warn('no --pretrain_choice: training from random initialization (the paper starts from CLIP ViT-B/16)');
+    }
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  say(
+    `model: ${model.countParams()} parameters, losses ${config.lossNames.join('+')}, image ${config.imageSize.join('×')}`,
+  );
+  return { model, config };
+}
+
+/** The training batches: the sampler, transforms and tokenizer of the options, masked captions with mlm. */
+function trainLoader(
+  o: TrainCommandOptions,
+  dataset: PersonDataset,
+  config: IRRAConfig,
+  tokenizer: ClipTokenizer,
+): DataLoader {
+  const mlm = config.lossNames.includes('mlm');
+  return new DataLoader(dataset.train, {
+    batchSize: o.batch_size,
+    sampler: o.sampler,
+    numInstances: o.num_instance,
+    seed: o.seed,
+    contextLength: config.contextLength,
+    transform: buildTransforms({ imageSize: config.imageSize, aug: o.img_aug, isTrain: true }),
+    encodeText: tokenizer,
+    captionMasking: o.caption_masking,
+    ...(mlm
+      ? {
+          mask: rowwiseMask((row, rng) =>
+            buildMlmInputs(row, { rng, maskId: tokenizer.maskId, vocabSize: config.vocabSize }),
+          ),
+        }
+      : {}),
+  });
+}
+
+/** The optimizer of the solver options (the reference's parameter groups). */
+function trainOptimizer(model: IRRA, o: TrainCommandOptions): IrraOptimizer {
+  return buildOptimizer(model, {
+    optimizer: o.optimizer,
+    lr: o.lr,
+    lrFactor: o.lr_factor,
+    biasLrFactor: o.bias_lr_factor,
+    weightDecay: o.weight_decay,
+    weightDecayBias: o.weight_decay_bias,
+    betas: [o.alpha, o.beta],
+    momentum: o.momentum,
+    stateStorage: o.optimizer_state,
+  });
+}
+
+/** The lr schedule of the solver options over the optimizer's groups. */
+function trainScheduler(optimizer: IrraOptimizer, o: TrainCommandOptions): LRSchedulerWithWarmup {
+  return new LRSchedulerWithWarmup({
+    baseLrs: optimizer.groups.map((g) => g.baseLr),
+    milestones: o.milestones,
+    gamma: o.gamma,
+    warmupFactor: o.warmup_factor,
+    warmupEpochs: o.warmup_epochs,
+    warmupMethod: o.warmup_method,
+    totalEpochs: o.num_epoch,
+    mode: o.lrscheduler,
+    targetLr: o.target_lr,
+    power: o.power,
+  });
+}
+
+/** `--report`: rewrites the HTML page of every epoch so far after each epoch. */
+function reportWriter(o: TrainCommandOptions, notes: string[]): ((log: EpochLog) => Promise<void>) | undefined {
+  const path = o.report;
+  if (!path) return undefined;
+  const history: EpochLog[] = [];
+  return (log) => {
+    history.push(log);
+    return writeFile(path, trainingReportHtml({ title: `irra-tfjs train: ${o.output_dir}`, notes, history }));
+  };
+}
+
 /**
  * `irra-tfjs train`: see {@link trainHelp}. Resolves to the exit code; bad options and failures
  * throw an Error naming the option or file. Leaves no tensors behind.
@@ -387,122 +541,31 @@ export async function commandTrain(argv: readonly string[], io: CommandIO = proc
   if (o.vocab_size < tokenizer.vocabSize) {
     throw new Error(`train: --vocab_size must be at least the tokenizer's ${tokenizer.vocabSize}, got ${o.vocab_size}`);
   }
-  const dataset = await loadDataset(o.dataset_name, o.root_dir);
-  const s = dataset.stats;
   say(`backend: ${backend}`);
-  say(
-    `${dataset.name}: train ${s.train.ids} ids / ${s.train.images} images / ${s.train.captions} captions; ` +
-      `test ${s.test.ids} / ${s.test.images} / ${s.test.captions}; val ${s.val.ids} / ${s.val.images} / ${s.val.captions}`,
-  );
-  requireSplit('train', null, dataset, 'train');
-  requireSplit('train', '--val_dataset', dataset, o.val_dataset);
-  await checkCommandImages('train', io, dataset, ['train', o.val_dataset], { decode: o.verify_images });
-  let resume: ParsedTrainerCheckpoint | undefined;
-  if (o.resume) {
-    let bytes: Uint8Array;
-    try {
-      bytes = new Uint8Array(await readFile(o.resume_ckpt_file));
-    } catch (e) {
-      throw new Error(`train: --resume_ckpt_file: cannot read '${o.resume_ckpt_file}' (${(e as Error).message})`);
-    }
-    resume = parseTrainerCheckpoint(bytes);
-  }
+  const dataset = await loadTrainDataset(o, io, say);
+  const resume = await readResumeCheckpoint(o);
   let model: IRRA | undefined;
-  let optimizer: ReturnType<typeof buildOptimizer> | undefined;
-  let progress: TrainProgress | undefined;
-  const onSigint = () => controller.abort();
+  let optimizer: IrraOptimizer | undefined;
+  const progress = trainProgress(io, o.num_epoch);
   const controller = new AbortController();
+  const onSigint = () => controller.abort();
   try {
-    const config = resume?.config ?? trainConfig(o, dataset.numClasses);
-    if (config.lossNames.includes('id') && config.numClasses !== dataset.numClasses) {
-      throw new Error(
-        `train: the model classifies ${config.numClasses} identities but ${dataset.name} has ${dataset.numClasses} training identities`,
-      );
-    }
-    model = IRRA.create(config, { seed: o.seed, gradientCheckpointing: o.gradient_checkpointing });
-    if (resume) {
-      say(`resuming from ${o.resume_ckpt_file} after epoch ${resume.epoch} (best R1 ${resume.bestR1.toFixed(2)})`);
-    } else if (o.pretrain_choice) {
-      const clip = await loadCheckpoint(o.pretrain_choice).catch((e: Error) => {
-        throw new Error(`train: --pretrain_choice '${o.pretrain_choice}': ${e.message}`);
-      });
-      const adapted = adaptStateDict(clip, {
-        grid: patchGrid(config.imageSize, config.visionPatchSize, config.strideSize),
-        contextLength: config.contextLength,
-      });
-      try {
-        const fresh = overlayStateDict(model, adapted);
-        say(
-          `loaded ${adapted.size} tensors from ${o.pretrain_choice}; ${fresh.length} parameters keep their initialization`,
-        );
-      } finally {
-        for (const t of adapted.values()) t.dispose();
-      }
-    } else {
-      io.warn('no --pretrain_choice: training from random initialization (the paper starts from CLIP ViT-B/16)');
-    }
-    say(
-      `model: ${model.countParams()} parameters, losses ${config.lossNames.join('+')}, image ${config.imageSize.join('×')}`,
-    );
-    const contextLength = config.contextLength;
-    const mlm = config.lossNames.includes('mlm');
-    const loader = new DataLoader(dataset.train, {
-      batchSize: o.batch_size,
-      sampler: o.sampler,
-      numInstances: o.num_instance,
-      seed: o.seed,
-      contextLength,
-      transform: buildTransforms({ imageSize: config.imageSize, aug: o.img_aug, isTrain: true }),
-      encodeText: tokenizer,
-      captionMasking: o.caption_masking,
-      ...(mlm
-        ? {
-            mask: rowwiseMask((row, rng) =>
-              buildMlmInputs(row, { rng, maskId: tokenizer.maskId, vocabSize: config.vocabSize }),
-            ),
-          }
-        : {}),
-    });
+    const built = await buildTrainModel(o, dataset, resume, io, say);
+    model = built.model;
+    const config = built.config;
+    const loader = trainLoader(o, dataset, config, tokenizer);
     const evaluator = splitEvaluator(dataset, o.val_dataset, config, tokenizer, o.test_batch_size);
-    optimizer = buildOptimizer(model, {
-      optimizer: o.optimizer,
-      lr: o.lr,
-      lrFactor: o.lr_factor,
-      biasLrFactor: o.bias_lr_factor,
-      weightDecay: o.weight_decay,
-      weightDecayBias: o.weight_decay_bias,
-      betas: [o.alpha, o.beta],
-      momentum: o.momentum,
-      stateStorage: o.optimizer_state,
-    });
-    const scheduler = new LRSchedulerWithWarmup({
-      baseLrs: optimizer.groups.map((g) => g.baseLr),
-      milestones: o.milestones,
-      gamma: o.gamma,
-      warmupFactor: o.warmup_factor,
-      warmupEpochs: o.warmup_epochs,
-      warmupMethod: o.warmup_method,
-      totalEpochs: o.num_epoch,
-      mode: o.lrscheduler,
-      targetLr: o.target_lr,
-      power: o.power,
-    });
+    optimizer = trainOptimizer(model, o);
+    const scheduler = trainScheduler(optimizer, o);
     await mkdir(o.output_dir, { recursive: true });
     await writeFile(join(o.output_dir, 'train_options.json'), `${JSON.stringify({ ...o, backend }, null, 2)}\n`);
     say(
       `${loader.numBatches} steps per epoch, epochs ${resume ? resume.epoch + 1 : 1}..${o.num_epoch}, output ${o.output_dir}`,
     );
-    const history: EpochLog[] = [];
-    const notes = [
+    const writeReport = reportWriter(o, [
       `${dataset.name}, ${config.lossNames.join('+')}, ${o.optimizer} lr ${o.lr}, batch ${o.batch_size}, seed ${o.seed}, backend ${backend}`,
-    ];
-    const writeReport = (path: string, log: EpochLog) => {
-      history.push(log);
-      return writeFile(path, trainingReportHtml({ title: `irra-tfjs train: ${o.output_dir}`, notes, history }));
-    };
+    ]);
     process.once('SIGINT', onSigint);
-    progress = trainProgress(io, o.num_epoch);
-    const bar = progress;
     const result = await new Trainer(model, {
       optimizer,
       scheduler,
@@ -520,13 +583,13 @@ export async function commandTrain(argv: readonly string[], io: CommandIO = proc
         ),
       signal: controller.signal,
       workers: o.workers ?? 'auto',
-      onStep: bar.onStep,
+      onStep: progress.onStep,
       onEpoch: async (log: EpochLog) => {
-        bar.onEpoch(log);
-        if (o.report) await writeReport(o.report, log);
+        progress.onEpoch(log);
+        await writeReport?.(log);
       },
-      progress: bar.progress,
-      output: bar.output,
+      progress: progress.progress,
+      output: progress.output,
     }).train();
     const last = result.history.at(-1)?.evaluation;
     if (last) say(Evaluator.formatTable(last));
@@ -536,7 +599,7 @@ export async function commandTrain(argv: readonly string[], io: CommandIO = proc
     );
     return result.cancelled ? 130 : 0;
   } finally {
-    progress?.stop();
+    progress.stop();
     process.removeListener('SIGINT', onSigint);
     optimizer?.dispose();
     model?.dispose();

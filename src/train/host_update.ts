@@ -5,7 +5,7 @@
  * order and with the same float32 constants as the tensor version in optimizer.ts, so the two give
  * the same bits on backends whose element-wise kernels are IEEE float32 (cpu, wasm). `Math.fround`
  * is written out, not aliased: V8 inlines the builtin only when it sees it by name (an alias made
- * the loop ~10× slower, measured).
+ * the loop several times slower).
  */
 
 /** Hyper-parameters of one Adam/AdamW update of one parameter. */
