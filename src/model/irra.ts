@@ -717,6 +717,11 @@ export class IRRA {
     for (const e of this.entries) e.weight.dispose();
     this.disposed = true;
   }
+
+  /** `using model = IRRA.create(...)` calls {@link IRRA.dispose} at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
 }
 
 /** The reference-layout shape of a stored weight. */

@@ -372,6 +372,20 @@ export class ClipTokenizer {
     this.cache.clear();
   }
 
+  /**
+   * Empties the BPE cache ({@link ClipTokenizer.clearCache}). A tokenizer holds no tensors and no
+   * other resource, so this only lets the cache's memory go; the tokenizer stays usable (its cache
+   * refills as it tokenizes).
+   */
+  dispose(): void {
+    this.clearCache();
+  }
+
+  /** `using tok = ClipTokenizer.fromGzip(...)` calls {@link ClipTokenizer.dispose} at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   /** The vocabulary string of `id` (byte stand-in characters, `</w>` marking a word end). */
   idToToken(id: number): string {
     this.checkId(id, 'idToToken');
