@@ -16,8 +16,8 @@
  * (0.481, 0.458, 0.408) in normalized space — the reference's behaviour, kept on purpose.
  *
  * Where it runs: resize, flip and pad + crop are exact permutations/filters of the 8-bit pixels
- * in JavaScript (tfjs's cpu backend needs ~250 ms for a single `reverse` or `slice` of a
- * 384×128×3 image); ToTensor + Normalize and random erasing are tensor ops in `tf.tidy`.
+ * in JavaScript (tfjs's cpu backend is slow at a `reverse` or `slice` of a whole image;
+ * docs/performance.md); ToTensor + Normalize and random erasing are tensor ops in `tf.tidy`.
  *
  * Randomness: every decision is drawn from the caller's {@link Rng} in a fixed order (flip, crop
  * top, crop left, erase gate, then per erase attempt area and log-ratio, then box top and left),
@@ -328,8 +328,8 @@ export function applyTransform(
 
 /**
  * Flip and zero-pad + crop on the 8-bit pixels: pure index permutations, exact, done in
- * JavaScript because tfjs's cpu backend takes ~250 ms for one `reverse` or `slice` of a
- * 384×128×3 image (measured), against well under a millisecond here.
+ * JavaScript because tfjs's cpu backend is slow at one `reverse` or `slice` of a whole image
+ * (docs/performance.md).
  */
 function flipAndCrop(
   image: DecodedImage,

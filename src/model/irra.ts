@@ -307,12 +307,12 @@ export class IRRA {
    * Turns gradient checkpointing on or off in every transformer block (image and text towers,
    * fusion encoder): with it, a training step keeps only each block's input on the gradient tape
    * and recomputes the block's activations in the backward pass. Losses and gradients are the
-   * same; a step costs about one more forward pass of the blocks and needs far less memory (what
-   * lets a ViT-B/16 batch-8 step fit in the 4 GB tfjs-wasm heap; docs/performance.md).
+   * same; a step costs about one more forward pass of the blocks and needs far less memory (what a
+   * ViT-B/16 step needs to fit the tfjs-wasm heap; figures in docs/performance.md).
    *
    * `on` is a boolean for every stack, or a {@link GradientCheckpointingPlan} per stack (a stack
    * it leaves out is not checkpointed): e.g. `{ vision: true }` checkpoints only the image tower,
-   * which at ViT-B/16 batch 8 on wasm fits and skips the text and fusion recomputation.
+   * which skips the text and fusion recomputation (docs/performance.md, "Training memory").
    */
   setGradientCheckpointing(on: boolean | GradientCheckpointingPlan): void {
     const plan = typeof on === 'boolean' ? { vision: on, text: on, fusion: on } : on;

@@ -19,11 +19,10 @@ export interface AttentionShape {
  * `[B · L, n · H · d]` (n packed projections, H heads each) → the B · n · H slices `[L, d]`,
  * ordered (batch, projection, head): one 4-D transpose, then one piece per slice. On backends that
  * keep tensors in CPU memory (cpu, wasm) the pieces are cut from one read-back of the transposed
- * tensor: tfjs-wasm's Gather costs ~0.35 ms per [193, 64] row (one ViT-B/16 block at batch 8: 288
- * gathers, 100 ms, a tenth of the block's forward time) where the read-back and 288 uploads take
- * 10 ms; the values are the same bits. Elsewhere (GPU backends, where a read-back is a sync) one row
+ * tensor, which is far cheaper than one tfjs-wasm Gather per slice (docs/performance.md, "Speed");
+ * the values are the same bits. Elsewhere (GPU backends, where a read-back is a sync) one row
  * gather per slice. (Not `unstack`/`slice`: tfjs-wasm's Slice copies its whole input to JavaScript
- * for every output, 10× slower still.)
+ * for every output, slower still.)
  */
 function splitHeads(x: tf.Tensor, batch: number, length: number, n: number, heads: number): tf.Tensor2D[] {
   const d = (x.shape[1] as number) / (n * heads);
@@ -53,7 +52,7 @@ function mergeHeads(pieces: tf.Tensor[], batch: number, length: number, n: numbe
 /**
  * Scaled dot-product attention over packed projections, computed per (batch, head) with plain
  * 2-D matMuls and explicit transposes, forward and backward (batched or transposed-operand
- * matMuls run ~10× slower on tfjs-wasm).
+ * matMuls leave XNNPACK's fast path on tfjs-wasm; docs/performance.md).
  *
  * Self-attention: `q` is the fused projection `[B · L, 3 · E]` (q | k | v, each H heads of
  * d = E / H) and `kv` is null. Cross-attention: `q` is `[B · Lq, E]` and `kv` is `[B · Lk, 2 · E]`

@@ -3,9 +3,9 @@ import * as tf from '@tensorflow/tfjs-core';
 /**
  * Sum over the rows of a 2-D `x` `[rows, cols]` → new `[cols]` (what a bias or LayerNorm gradient
  * needs), owned by the caller. On wasm it is the product `ones[1, rows] @ x`: tfjs-wasm reduces a
- * non-innermost axis by transposing first (24–29 ms for a 1544 × 3072 gradient at ViT-B/16 batch 8,
- * against ~1 ms for the product), and the product gives the same bits (each column is summed in
- * row order either way; multiplying by 1 is exact; checked on several shapes). Elsewhere it is
+ * non-innermost axis by transposing first, far slower than the product (docs/performance.md, "Speed"),
+ * and the product gives the same bits (each column is summed in row order either way; multiplying
+ * by 1 is exact; checked on several shapes). Elsewhere it is
  * `tf.sum(x, 0)` (the cpu backend's blocked matMul rounds differently).
  */
 export function columnSum(x: tf.Tensor2D): tf.Tensor1D {

@@ -6,7 +6,7 @@ import { customOp } from './custom_op';
  * `x @ w + b` for a 2-D `x` `[rows, in]`, kernel `w` `[in, out]` (PyTorch's `weight` transposed)
  * and optional bias `b` `[out]`, with a gradient made of plain 2-D matMuls and explicit
  * transposes: tfjs's built-in matMul gradient uses transposed operands, which leave XNNPACK's fast
- * path on wasm (~10× slower). A `tf.Variable` kernel is read directly in the backward pass rather
+ * path on wasm (docs/performance.md, "Speed"). A `tf.Variable` kernel is read directly in the backward pass rather
  * than saved (saving clones, and on wasm a clone copies: a second copy of every weight would
  * double the memory of a training step). Returns a new `[rows, out]` tensor owned by the caller.
  */

@@ -2,7 +2,7 @@
  * The SynthPedes painter: draws one person of given attributes into an HWC RGB pixel buffer, with
  * per-image pose, background, occlusion and lighting. Shapes are signed-distance primitives with a
  * one-pixel soft edge (anti-aliasing) and cylinder-like shading, rasterised over their bounding
- * boxes only, so a 96×32 image takes about half a millisecond. Only correctly rounded arithmetic
+ * boxes only, so an image is cheap to draw (docs/performance.md). Only correctly rounded arithmetic
  * (+ − × ÷ √) is used, so the bytes are the same on every JavaScript engine.
  */
 import type { PersonAttributes } from './attributes';
