@@ -10,7 +10,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ClipTokenizer, cleanText, preTokenize } from '../src/tokenizer/index';
+import { preTokenize } from '../src/tokenizer/clip_tokenizer';
+import { ClipTokenizer, cleanText } from '../src/tokenizer/index';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const shared = process.env.IRRA_SHARED ?? resolve(here, '../../shared');

@@ -23,7 +23,6 @@ export * from './data/index';
 export {
   buildSynthVocabulary,
   GARMENT_COLORS,
-  GARMENT_RGB,
   generateSynthPedes,
   HAIR_COLORS,
   type PersonAttributes,

@@ -11,9 +11,10 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { preTokenize } from '../src/tokenizer/clip_tokenizer';
 import { CHARMAP_ENCODINGS } from '../src/tokenizer/ftfy/codecs';
 import { fixEncoding } from '../src/tokenizer/ftfy/fix_encoding';
-import { ClipTokenizer, fixText, htmlUnescape, preTokenize, whitespaceClean } from '../src/tokenizer/index';
+import { ClipTokenizer, fixText, htmlUnescape, whitespaceClean } from '../src/tokenizer/index';
 import { pyStrip } from '../src/tokenizer/text_cleaning';
 import { vocabPath } from './helpers/fixtures';
 

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { gunzipSync, gzipSync } from 'fflate';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MergeTable } from '../src/tokenizer/bpe';
-import { splitWordsRegex } from '../src/tokenizer/clip_tokenizer';
+import { preTokenize, splitWordsRegex } from '../src/tokenizer/clip_tokenizer';
 import {
   buildMlmInputs,
   CLIP_TOKENIZER_DEFAULTS,
@@ -12,7 +12,6 @@ import {
   createRng,
   fixText,
   htmlUnescape,
-  preTokenize,
   tokenize,
   whitespaceClean,
 } from '../src/tokenizer/index';

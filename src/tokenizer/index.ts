@@ -7,7 +7,6 @@ export {
   CLIP_TOKENIZER_DEFAULTS,
   ClipTokenizer,
   type ClipTokenizerOptions,
-  preTokenize,
   type TokenizeOptions,
   tokenize,
 } from './clip_tokenizer';
