@@ -209,87 +209,21 @@ export class IRRA {
   private constructor(config: IRRAConfig, seed: number, initialize: boolean) {
     validateConfig(config);
     this.config = config;
-    const c = config;
-    this.visual = new VisionTransformer({
-      imageSize: c.imageSize,
-      patchSize: c.visionPatchSize,
-      strideSize: c.strideSize,
-      width: c.visionWidth,
-      layers: c.visionLayers,
-      heads: c.visionHeads,
-      outputDim: c.embedDim,
-      seed: subSeed(seed, 0),
-    });
-    this.text = new TextTransformer({
-      contextLength: c.contextLength,
-      vocabSize: c.vocabSize,
-      width: c.transformerWidth,
-      layers: c.transformerLayers,
-      heads: c.transformerHeads,
-      outputDim: c.embedDim,
-      seed: subSeed(seed, 1),
-    });
-    this.visual.setFastWeightInitDuringBuild(!initialize);
-    this.text.setFastWeightInitDuringBuild(!initialize);
-    this.visual.build([null, c.imageSize[0], c.imageSize[1], 3]);
-    this.text.build([null, c.contextLength]);
-    const textEntries = this.text.referenceWeights();
-    const textOwn = new Set(['positional_embedding', 'text_projection']);
-    const entries: ReferenceWeight[] = [
-      ...prefixed(
-        'base_model',
-        textEntries.filter((e) => textOwn.has(e.name)),
-      ),
-      ...prefixed('base_model.visual', this.visual.referenceWeights()),
-      ...prefixed(
-        'base_model',
-        textEntries.filter((e) => !textOwn.has(e.name)),
-      ),
+    const towers = buildTowers(config, seed, initialize);
+    this.visual = towers.visual;
+    this.text = towers.text;
+    const classifier = buildClassifier(config, seed, initialize);
+    this.classifierWeight = classifier?.weight ?? null;
+    this.classifierBias = classifier?.bias ?? null;
+    const fusion = buildFusion(config, seed, initialize);
+    this.crossModal = fusion?.crossModal ?? null;
+    this.mlmHead = fusion?.mlmHead ?? null;
+    this.entries = [
+      ...towerEntries(this.visual, this.text),
+      ...(classifier?.entries ?? []),
+      ...(fusion?.entries ?? []),
     ];
-    if (c.lossNames.includes('id')) {
-      const rng = initSampler(subSeed(seed, 2));
-      const weightInit = (initialize ? normalInit(rng, 0.001) : constantInit(0)).apply(
-        [c.embedDim, c.numClasses],
-        'float32',
-      );
-      const biasInit = constantInit(0).apply([c.numClasses], 'float32');
-      this.classifierWeight = new tfl.LayerVariable(weightInit, 'float32', 'classifier.weight');
-      this.classifierBias = new tfl.LayerVariable(biasInit, 'float32', 'classifier.bias');
-      tf.dispose([weightInit, biasInit]);
-      entries.push(
-        { name: 'classifier.weight', weight: this.classifierWeight, layout: 'linear' },
-        { name: 'classifier.bias', weight: this.classifierBias, layout: 'identity' },
-      );
-    } else {
-      this.classifierWeight = null;
-      this.classifierBias = null;
-    }
-    if (c.lossNames.includes('mlm')) {
-      this.crossModal = new CrossModalEncoder({
-        width: c.embedDim,
-        heads: c.crossHeads,
-        depth: c.cmtDepth,
-        seed: subSeed(seed, 3),
-      });
-      const scale = c.embedDim ** -0.5;
-      this.mlmHead = new MlmHead({
-        width: c.embedDim,
-        vocabSize: c.vocabSize,
-        denseStd: (2 * c.embedDim) ** -0.5,
-        fcStd: scale * (2 * c.cmtDepth) ** -0.5,
-        seed: subSeed(seed, 4),
-      });
-      this.crossModal.setFastWeightInitDuringBuild(!initialize);
-      this.mlmHead.setFastWeightInitDuringBuild(!initialize);
-      this.crossModal.build([null, null, c.embedDim]);
-      this.mlmHead.build([null, null, c.embedDim]);
-      entries.push(...this.crossModal.referenceWeights(), ...prefixed('mlm_head', this.mlmHead.referenceWeights()));
-    } else {
-      this.crossModal = null;
-      this.mlmHead = null;
-    }
-    this.entries = entries;
-    this.byName = new Map(entries.map((e) => [e.name, e]));
+    this.byName = new Map(this.entries.map((e) => [e.name, e]));
   }
 
   /**
@@ -346,14 +280,7 @@ export class IRRA {
    */
   static fromStateDict(map: Map<string, tf.Tensor>, overrides: Partial<IRRAConfig> = {}): IRRA {
     const config = inferConfig(new Map([...map].map(([k, t]) => [k, t.shape])), overrides, 'IRRA.fromStateDict');
-    const model = withUninitializedWeights(() => new IRRA(config, 0, true));
-    try {
-      model.loadStateDict(map);
-    } catch (e) {
-      model.dispose();
-      throw e;
-    }
-    return model;
+    return IRRA.filledWith(config, (model) => model.loadStateDict(map));
   }
 
   /**
@@ -370,23 +297,28 @@ export class IRRA {
     config: IRRAConfig,
     weights: (name: string, referenceShape: number[]) => tf.Tensor | undefined,
   ): IRRA {
-    const model = withUninitializedWeights(() => new IRRA(config, 0, true));
-    try {
+    return IRRA.filledWith(config, (model) => {
       for (const e of model.entries) {
         const want = referenceShape(e);
         const t = weights(e.name, want);
         if (!t) throw new Error(`IRRA.fromWeights: no weight for '${e.name}', which the architecture needs`);
         try {
-          if (!tf.util.arraysEqual(t.shape, want) || t.dtype !== 'float32') {
-            throw new Error(`IRRA.fromWeights: '${e.name}' must be float32 [${want}], got ${t.dtype} ${shapeOf(t)}`);
-          }
-          const stored = fromReferenceLayout(t, e.layout);
-          e.weight.write(stored);
-          stored.dispose();
+          writeReferenceWeight(e, t, want);
         } finally {
           t.dispose();
         }
       }
+    });
+  }
+
+  /**
+   * A model of `config` built without initial values (no random draws, no zero fill), whose
+   * parameters `fill` then writes; the model is disposed if `fill` throws.
+   */
+  private static filledWith(config: IRRAConfig, fill: (model: IRRA) => void): IRRA {
+    const model = withUninitializedWeights(() => new IRRA(config, 0, true));
+    try {
+      fill(model);
     } catch (e) {
       model.dispose();
       throw e;
@@ -722,6 +654,120 @@ export class IRRA {
   [Symbol.dispose](): void {
     this.dispose();
   }
+}
+
+/**
+ * The two CLIP towers of `c`, built (their weights created: drawn from `seed` when `initialize`,
+ * else allocated for loading).
+ */
+function buildTowers(c: IRRAConfig, seed: number, initialize: boolean) {
+  const visual = new VisionTransformer({
+    imageSize: c.imageSize,
+    patchSize: c.visionPatchSize,
+    strideSize: c.strideSize,
+    width: c.visionWidth,
+    layers: c.visionLayers,
+    heads: c.visionHeads,
+    outputDim: c.embedDim,
+    seed: subSeed(seed, 0),
+  });
+  const text = new TextTransformer({
+    contextLength: c.contextLength,
+    vocabSize: c.vocabSize,
+    width: c.transformerWidth,
+    layers: c.transformerLayers,
+    heads: c.transformerHeads,
+    outputDim: c.embedDim,
+    seed: subSeed(seed, 1),
+  });
+  visual.setFastWeightInitDuringBuild(!initialize);
+  text.setFastWeightInitDuringBuild(!initialize);
+  visual.build([null, c.imageSize[0], c.imageSize[1], 3]);
+  text.build([null, c.contextLength]);
+  return { visual, text };
+}
+
+/**
+ * The towers' weights under the reference's names (`base_model.…`), in the reference's order:
+ * the text tower's own top-level weights, the image tower, then the rest of the text tower.
+ */
+function towerEntries(visual: VisionTransformer, text: TextTransformer): ReferenceWeight[] {
+  const textEntries = text.referenceWeights();
+  const textOwn = new Set(['positional_embedding', 'text_projection']);
+  return [
+    ...prefixed(
+      'base_model',
+      textEntries.filter((e) => textOwn.has(e.name)),
+    ),
+    ...prefixed('base_model.visual', visual.referenceWeights()),
+    ...prefixed(
+      'base_model',
+      textEntries.filter((e) => !textOwn.has(e.name)),
+    ),
+  ];
+}
+
+/**
+ * The ID loss's shared classifier (with 'id' in `lossNames`; else null): weight N(0, 0.001²) from
+ * `seed` when `initialize` (else zeros), bias zeros, as the reference's `build.py`.
+ */
+function buildClassifier(c: IRRAConfig, seed: number, initialize: boolean) {
+  if (!c.lossNames.includes('id')) return null;
+  const rng = initSampler(subSeed(seed, 2));
+  const weightInit = (initialize ? normalInit(rng, 0.001) : constantInit(0)).apply(
+    [c.embedDim, c.numClasses],
+    'float32',
+  );
+  const biasInit = constantInit(0).apply([c.numClasses], 'float32');
+  const weight = new tfl.LayerVariable(weightInit, 'float32', 'classifier.weight');
+  const bias = new tfl.LayerVariable(biasInit, 'float32', 'classifier.bias');
+  tf.dispose([weightInit, biasInit]);
+  const entries: ReferenceWeight[] = [
+    { name: 'classifier.weight', weight, layout: 'linear' },
+    { name: 'classifier.bias', weight: bias, layout: 'identity' },
+  ];
+  return { weight, bias, entries };
+}
+
+/**
+ * The IRR fusion (with 'mlm' in `lossNames`; else null): the cross-modal encoder and the MLM head,
+ * built with the reference's init stds, and their weights under the reference's names.
+ */
+function buildFusion(c: IRRAConfig, seed: number, initialize: boolean) {
+  if (!c.lossNames.includes('mlm')) return null;
+  const crossModal = new CrossModalEncoder({
+    width: c.embedDim,
+    heads: c.crossHeads,
+    depth: c.cmtDepth,
+    seed: subSeed(seed, 3),
+  });
+  const scale = c.embedDim ** -0.5;
+  const mlmHead = new MlmHead({
+    width: c.embedDim,
+    vocabSize: c.vocabSize,
+    denseStd: (2 * c.embedDim) ** -0.5,
+    fcStd: scale * (2 * c.cmtDepth) ** -0.5,
+    seed: subSeed(seed, 4),
+  });
+  crossModal.setFastWeightInitDuringBuild(!initialize);
+  mlmHead.setFastWeightInitDuringBuild(!initialize);
+  crossModal.build([null, null, c.embedDim]);
+  mlmHead.build([null, null, c.embedDim]);
+  const entries = [...crossModal.referenceWeights(), ...prefixed('mlm_head', mlmHead.referenceWeights())];
+  return { crossModal, mlmHead, entries };
+}
+
+/**
+ * Writes `t` (reference layout, must be float32 `want`) into the parameter of `e`, in its stored
+ * layout. `t` stays the caller's.
+ */
+function writeReferenceWeight(e: ReferenceWeight, t: tf.Tensor, want: number[]): void {
+  if (!tf.util.arraysEqual(t.shape, want) || t.dtype !== 'float32') {
+    throw new Error(`IRRA.fromWeights: '${e.name}' must be float32 [${want}], got ${t.dtype} ${shapeOf(t)}`);
+  }
+  const stored = fromReferenceLayout(t, e.layout);
+  e.weight.write(stored);
+  stored.dispose();
 }
 
 /** The reference-layout shape of a stored weight. */
