@@ -275,6 +275,514 @@ function hsv(hh: number, s: number, v: number): Col {
 }
 
 /**
+ * Draws into a canvas in body units: a point `[x, y]` is across the body (x, positive to the
+ * person's left as seen, mirrored when flipped) and down it (y, 0 at the top of the head, 1 at the
+ * soles), scaled by the figure's height and sheared by its lean.
+ */
+class BodyPen {
+  constructor(
+    readonly canvas: Canvas,
+    private readonly centerX: number,
+    private readonly top: number,
+    private readonly size: number,
+    private readonly v: SynthVariation,
+  ) {}
+
+  /** A body point in pixels. */
+  at(p: Pt): [number, number] {
+    const dir = this.v.flip ? -1 : 1;
+    return [this.centerX + (dir * p[0] + this.v.lean * (1 - p[1])) * this.size, this.top + p[1] * this.size];
+  }
+
+  /** A body length in pixels. */
+  len(r: number): number {
+    return r * this.size;
+  }
+
+  /** A limb: a capsule from `p` to `q` of radius `r`. */
+  capsule(p: Pt, q: Pt, r: number, col: Col, shaded = true): void {
+    const [ax, ay] = this.at(p);
+    const [bx, by] = this.at(q);
+    this.canvas.capsule(ax, ay, bx, by, this.len(r), col, shaded);
+  }
+
+  /** An ellipse at `p` with radii `rx`, `ry`, cut below body height `clipBelowY` if given. */
+  ellipse(p: Pt, rx: number, ry: number, col: Col, shaded = true, clipBelowY = Infinity): void {
+    const [x, y] = this.at(p);
+    const clip = clipBelowY === Infinity ? Infinity : this.at([p[0], clipBelowY])[1];
+    this.canvas.ellipse(x, y, this.len(rx), this.len(ry), col, shaded, clip);
+  }
+
+  /** A polygon, shaded across the body axis over half-width `halfW` unless `shaded` is false. */
+  polygon(pts: readonly Pt[], col: Col, halfW: number, shaded = true): void {
+    const axis = this.at([0, (pts[0][1] + pts[pts.length - 1][1]) / 2])[0];
+    this.canvas.polygon(
+      pts.map((p) => this.at(p)),
+      col,
+      shaded ? axis : null,
+      this.len(halfW),
+    );
+  }
+
+  /** The pixel box spanned by body points `p` and `q`, clamped to the image and at least 1 pixel wide. */
+  box(p: Pt, q: Pt): PixelBox {
+    const { h: height, w: width } = this.canvas;
+    const [ax, ay] = this.at(p);
+    const [bx, by] = this.at(q);
+    const clampX = (t: number) => Math.max(0, Math.min(width, t));
+    const clampY = (t: number) => Math.max(0, Math.min(height, t));
+    const x0 = clampX(Math.round(Math.min(ax, bx)));
+    const x1 = clampX(Math.max(x0 + 1, Math.round(Math.max(ax, bx))));
+    const y0 = clampY(Math.round(Math.min(ay, by)));
+    const y1 = clampY(Math.max(y0 + 1, Math.round(Math.max(ay, by))));
+    return [x0, y0, x1, y1];
+  }
+}
+
+/** Widths of the figure in body units (shoulders, waist, hips, limb radii), by gender and figure. */
+function bodyWidths(a: PersonAttributes) {
+  const woman = a.gender === 'woman';
+  const broad = a.figure === 'broad';
+  const shoulder = (woman ? 0.094 : 0.102) + (broad ? 0.016 : 0);
+  return {
+    shoulder,
+    waist: shoulder * (woman ? 0.7 : 0.78),
+    hip: (woman ? 0.084 : 0.076) + (broad ? 0.008 : 0),
+    arm: 0.025 + (broad ? 0.004 : 0),
+    leg: 0.034 + (broad ? 0.005 : 0),
+  };
+}
+type BodyWidths = ReturnType<typeof bodyWidths>;
+
+/** One side's joints, in body units. */
+interface Limbs {
+  shoulder: Pt;
+  elbow: Pt;
+  wrist: Pt;
+  hip: Pt;
+  knee: Pt;
+  ankle: Pt;
+}
+
+/**
+ * The joints of both sides (`[left, right]`), for arm swings in [-1, 1] and a stance in [0, 1]
+ * (drawn in this order: left swing, right swing, stance).
+ */
+function samplePose(rng: SynthRng, sh: number): [Limbs, Limbs] {
+  const swingL = rng.range(-1, 1);
+  const swingR = rng.range(-1, 1);
+  const stance = rng.range(0, 1);
+  const left: Limbs = {
+    shoulder: [sh - 0.018, 0.19],
+    elbow: [sh + 0.008 + 0.012 * swingL, 0.35],
+    wrist: [sh + 0.014 + 0.03 * swingL, 0.49 - 0.015 * Math.abs(swingL)],
+    hip: [0.042, 0.52],
+    knee: [0.044 + 0.015 * stance, 0.735],
+    ankle: [0.046 + 0.035 * stance, 0.935],
+  };
+  const right: Limbs = {
+    shoulder: [-(sh - 0.018), 0.19],
+    elbow: [-(sh + 0.008 + 0.012 * swingR), 0.35],
+    wrist: [-(sh + 0.014 + 0.03 * swingR), 0.49 - 0.015 * Math.abs(swingR)],
+    hip: [-0.042, 0.52],
+    knee: [-(0.044 + 0.015 * stance), 0.735],
+    ankle: [-(0.046 + 0.035 * stance), 0.935],
+  };
+  return [left, right];
+}
+
+/** The point a share `t` of the way from `p` to `q`. */
+const along = (p: Pt, q: Pt, t: number): Pt => [p[0] + (q[0] - p[0]) * t, p[1] + (q[1] - p[1]) * t];
+const darker = (col: Col, f: number): Col => [col[0] * f, col[1] * f, col[2] * f];
+const lum = (col: Col) => 0.3 * col[0] + 0.59 * col[1] + 0.11 * col[2];
+/** A trim colour that stands out from `col`: darker on light colours, lighter on dark ones. */
+const accent = (col: Col): Col => (lum(col) > 0.45 ? darker(col, 0.6) : mix(col, [1, 1, 1], 0.35));
+/** The eyes' colour. */
+const EYE: Col = [0.12, 0.1, 0.1];
+
+/** Everything the drawing steps share: the pen, the person, the build, the pose and the colours. */
+interface Figure {
+  pen: BodyPen;
+  a: PersonAttributes;
+  w: BodyWidths;
+  sides: [Limbs, Limbs];
+  back: boolean;
+  skin: Col;
+  hair: Col;
+  upperC: Col;
+  lowerC: Col;
+}
+
+/** Long hair and a backpack, which (seen from the front) are behind the body. */
+function drawBehindBody({ pen, a, w, back, hair }: Figure): void {
+  if (a.hairLength === 'long' && !back) {
+    pen.capsule([0.035, 0.07], [0.05, 0.29], 0.032, hair);
+    pen.capsule([-0.035, 0.07], [-0.05, 0.29], 0.032, hair);
+  }
+  if (a.bag?.type === 'backpack' && !back) {
+    const sh = w.shoulder;
+    pen.polygon(
+      [
+        [-(sh - 0.01), 0.145],
+        [sh - 0.01, 0.145],
+        [sh + 0.035, 0.19],
+        [sh + 0.035, 0.44],
+        [-(sh + 0.035), 0.44],
+        [-(sh + 0.035), 0.19],
+      ],
+      toCol(GARMENT_RGB[a.bag.color]),
+      sh + 0.035,
+    );
+  }
+}
+
+/** The radius of the lower legs' upper part as drawn (thinner for leggings). */
+const legRadius = (a: PersonAttributes, w: BodyWidths) => (a.lower.type === 'leggings' ? w.leg - 0.005 : w.leg);
+
+/** Legs in the lower garment (bare below shorts and skirts), shoes, and the pelvis or skirt. */
+function drawLegsAndLowerGarment({ pen, a, w, sides, skin, lowerC }: Figure): void {
+  const lowerType = a.lower.type;
+  const bare = lowerType === 'shorts' || lowerType === 'skirt';
+  const legCol = bare ? skin : lowerC;
+  for (const { hip, knee, ankle } of sides) {
+    const r = bare ? w.leg - 0.007 : legRadius(a, w);
+    pen.capsule(hip, knee, r, legCol);
+    pen.capsule(knee, ankle, r - 0.004, legCol);
+    if (lowerType === 'shorts') pen.capsule(hip, along(hip, knee, 0.5), w.leg + 0.004, lowerC);
+    if (lowerType === 'jeans') {
+      const out = Math.sign(hip[0]) * (w.leg - 0.012);
+      pen.capsule([hip[0] + out, hip[1] + 0.03], [ankle[0] + out, ankle[1] - 0.01], 0.0035, accent(lowerC), false);
+    }
+  }
+  const shoeC = toCol(GARMENT_RGB[a.shoes.color]);
+  for (const { ankle } of sides) pen.ellipse([ankle[0] + 0.012 * Math.sign(ankle[0]), 0.963], 0.044, 0.026, shoeC);
+  const hp = w.hip;
+  if (lowerType === 'skirt') {
+    pen.polygon(
+      [
+        [-hp, 0.46],
+        [hp, 0.46],
+        [hp + 0.045, 0.665],
+        [-(hp + 0.045), 0.665],
+      ],
+      lowerC,
+      hp + 0.03,
+    );
+  } else if (lowerType !== 'leggings') {
+    pen.polygon(
+      [
+        [-hp, 0.46],
+        [hp, 0.46],
+        [hp, 0.57],
+        [-hp, 0.57],
+      ],
+      lowerC,
+      hp,
+    );
+  }
+}
+
+/** Where the upper garment ends (body height) and its half-width there. */
+function upperHem(a: PersonAttributes, w: BodyWidths): { hem: number; hemHalf: number } {
+  const ut = a.upper.type;
+  const hem = ut === 'coat' ? 0.77 : ut === 'jacket' ? 0.545 : 0.5;
+  const hemHalf = ut === 'coat' ? w.hip + 0.035 : ut === 'jacket' ? w.hip + 0.012 : Math.max(w.waist, w.hip - 0.004);
+  return { hem, hemHalf };
+}
+
+/** Both arms behind the torso's edge: skin first, then the sleeves (none, short or long), then the hands. */
+function drawArms({ pen, a, w, sides, skin, upperC }: Figure): void {
+  const ut = a.upper.type;
+  const sleeve = ut === 'dress' ? null : ut === 't-shirt' ? 'short' : 'long';
+  for (const { shoulder: sho, elbow: elb, wrist: wri } of sides) {
+    if (sleeve !== 'long') {
+      pen.capsule(sho, elb, w.arm - 0.003, skin);
+      pen.capsule(elb, wri, w.arm - 0.005, skin);
+    }
+    if (sleeve === 'long') {
+      pen.capsule(sho, elb, w.arm + 0.005, upperC);
+      pen.capsule(elb, wri, w.arm + 0.003, upperC);
+      if (ut === 'sweater' || ut === 'coat')
+        pen.capsule(along(elb, wri, 0.85), wri, w.arm + 0.004, darker(upperC, 0.75));
+    } else if (sleeve === 'short') {
+      pen.capsule(sho, along(sho, elb, 0.55), w.arm + 0.009, upperC);
+    }
+    pen.ellipse(along(elb, wri, 1.08), 0.02, 0.024, skin);
+  }
+}
+
+/** A dress: bodice, skirt, waist seam and shoulder straps. */
+function drawDress({ pen, w, upperC }: Figure): void {
+  const { shoulder: sh, waist: wa, hip: hp } = w;
+  pen.polygon(
+    [
+      [-(sh - 0.035), 0.185],
+      [sh - 0.035, 0.185],
+      [wa, 0.47],
+      [-wa, 0.47],
+    ],
+    upperC,
+    sh,
+  );
+  pen.polygon(
+    [
+      [-wa, 0.46],
+      [wa, 0.46],
+      [hp + 0.055, 0.72],
+      [-(hp + 0.055), 0.72],
+    ],
+    upperC,
+    hp + 0.04,
+  );
+  pen.capsule([-wa, 0.47], [wa, 0.47], 0.008, darker(upperC, 0.7), false);
+  pen.capsule([sh - 0.04, 0.19], [sh - 0.03, 0.17], 0.01, upperC);
+  pen.capsule([-(sh - 0.04), 0.19], [-(sh - 0.03), 0.17], 0.01, upperC);
+}
+
+/** A shirt's placket and collar points (front) or its collar (back). */
+function drawShirtDetails({ pen, back, upperC }: Figure, hem: number): void {
+  if (back) {
+    pen.capsule([-0.026, 0.168], [0.026, 0.168], 0.008, accent(upperC), false);
+    return;
+  }
+  pen.capsule([0, 0.19], [0, hem - 0.01], 0.0045, accent(upperC), false);
+  for (const side of [-1, 1]) {
+    pen.polygon(
+      [
+        [side * 0.03, 0.16],
+        [0, 0.2],
+        [side * 0.012, 0.21],
+      ],
+      accent(upperC),
+      1,
+      false,
+    );
+  }
+}
+
+/** A jacket's open front over a contrasting inner layer, with lapels (front) or its collar (back). */
+function drawJacketDetails({ pen, back, upperC }: Figure): void {
+  if (back) {
+    pen.capsule([-0.026, 0.168], [0.026, 0.168], 0.01, darker(upperC, 0.75), false);
+    return;
+  }
+  const inner: Col = lum(upperC) > 0.6 ? [0.2, 0.2, 0.22] : [0.9, 0.9, 0.88];
+  pen.polygon(
+    [
+      [-0.022, 0.168],
+      [0.022, 0.168],
+      [0.009, 0.545],
+      [-0.009, 0.545],
+    ],
+    inner,
+    0.03,
+  );
+  pen.capsule([0.028, 0.17], [0.012, 0.32], 0.008, darker(upperC, 0.75), false);
+  pen.capsule([-0.028, 0.17], [-0.012, 0.32], 0.008, darker(upperC, 0.75), false);
+}
+
+/** A coat's front seam and belt, with lapels from the front. */
+function drawCoatDetails({ pen, w, back, upperC }: Figure, hem: number): void {
+  pen.capsule([0, 0.2], [0, hem - 0.01], 0.005, darker(upperC, 0.65), false);
+  pen.capsule([-(w.waist + 0.004), 0.445], [w.waist + 0.004, 0.445], 0.011, darker(upperC, 0.7), false);
+  if (!back) {
+    pen.capsule([0.03, 0.17], [0.006, 0.3], 0.009, darker(upperC, 0.8), false);
+    pen.capsule([-0.03, 0.17], [-0.006, 0.3], 0.009, darker(upperC, 0.8), false);
+  }
+}
+
+/** Any upper garment but a dress: the torso down to its hem, then the garment's own details. */
+function drawTop(f: Figure): void {
+  const { pen, a, w, back, skin, upperC } = f;
+  const ut = a.upper.type;
+  const { shoulder: sh, waist: wa } = w;
+  const { hem, hemHalf } = upperHem(a, w);
+  pen.polygon(
+    [
+      [-(sh - 0.022), 0.165],
+      [sh - 0.022, 0.165],
+      [sh, 0.205],
+      [wa + 0.004, 0.44],
+      [hemHalf, hem],
+      [-hemHalf, hem],
+      [-(wa + 0.004), 0.44],
+      [-sh, 0.205],
+    ],
+    upperC,
+    sh,
+  );
+  if ((ut === 't-shirt' || ut === 'sweater') && !back)
+    pen.ellipse([0, 0.168], 0.026, 0.016, darker(skin, 0.92), false, 0.19);
+  if (ut === 'sweater') {
+    pen.capsule([-(hemHalf - 0.01), hem - 0.012], [hemHalf - 0.01, hem - 0.012], 0.011, darker(upperC, 0.72), false);
+    pen.capsule([-0.024, 0.17], [0.024, 0.17], 0.009, darker(upperC, 0.72), false);
+  }
+  if (ut === 'shirt') drawShirtDetails(f, hem);
+  if (ut === 'jacket') drawJacketDetails(f);
+  if (ut === 'coat') drawCoatDetails(f, hem);
+}
+
+/** The neck and the upper garment. */
+function drawNeckAndUpperGarment(f: Figure): void {
+  f.pen.capsule([0, 0.11], [0, 0.17], 0.021, darker(f.skin, 0.9));
+  if (f.a.upper.type === 'dress') drawDress(f);
+  else drawTop(f);
+}
+
+/** The parts of a bag in front of the body: backpack straps (front), the whole backpack (back), a handbag. */
+function drawBagInFront({ pen, a, w, back }: Figure): void {
+  const sh = w.shoulder;
+  if (a.bag?.type === 'backpack' && !back) {
+    const strap = darker(toCol(GARMENT_RGB[a.bag.color]), 0.85);
+    pen.capsule([sh - 0.045, 0.175], [sh - 0.04, 0.4], 0.012, strap);
+    pen.capsule([-(sh - 0.045), 0.175], [-(sh - 0.04), 0.4], 0.012, strap);
+  } else if (a.bag?.type === 'backpack') {
+    // from behind: straps over the shoulders, the pack on the back with a front pocket
+    const bagC = toCol(GARMENT_RGB[a.bag.color]);
+    pen.capsule([sh - 0.045, 0.17], [0.04, 0.21], 0.011, darker(bagC, 0.85));
+    pen.capsule([-(sh - 0.045), 0.17], [-0.04, 0.21], 0.011, darker(bagC, 0.85));
+    pen.polygon(
+      [
+        [-0.044, 0.19],
+        [0.044, 0.19],
+        [0.054, 0.215],
+        [0.054, 0.4],
+        [-0.054, 0.4],
+        [-0.054, 0.215],
+      ],
+      bagC,
+      0.054,
+    );
+    pen.polygon(
+      [
+        [-0.036, 0.3],
+        [0.036, 0.3],
+        [0.036, 0.385],
+        [-0.036, 0.385],
+      ],
+      darker(bagC, 0.82),
+      0.036,
+    );
+  } else if (a.bag?.type === 'handbag') {
+    const bagC = toCol(GARMENT_RGB[a.bag.color]);
+    pen.capsule([-(sh - 0.03), 0.18], [0.1, 0.47], 0.008, darker(bagC, 0.85), false);
+    pen.polygon(
+      [
+        [0.075, 0.455],
+        [0.155, 0.455],
+        [0.165, 0.575],
+        [0.065, 0.575],
+      ],
+      bagC,
+      0.05,
+    );
+  }
+}
+
+/** The head: face (eyes from the front), the hair by length and view, and a hat. */
+function drawHead({ pen, a, back, skin, hair }: Figure): void {
+  pen.ellipse([0, 0.075], 0.046, 0.061, skin);
+  if (back) {
+    // the back of the head: hair over all of it, down the back when long
+    const low = a.hairLength === 'short' ? 0.105 : a.hairLength === 'medium' ? 0.13 : 0.29;
+    pen.ellipse([0, 0.07], 0.05, 0.064, hair, true, Math.min(low, 0.12));
+    if (a.hairLength !== 'short') {
+      pen.capsule([0.03, 0.07], [0.036, low], 0.026, hair);
+      pen.capsule([-0.03, 0.07], [-0.036, low], 0.026, hair);
+    }
+  } else if (a.hairLength === 'short') {
+    pen.ellipse([0.018, 0.078], 0.007, 0.006, EYE, false);
+    pen.ellipse([-0.018, 0.078], 0.007, 0.006, EYE, false);
+    pen.ellipse([0, 0.055], 0.05, 0.048, hair, true, 0.045);
+  } else {
+    pen.ellipse([0.018, 0.078], 0.007, 0.006, EYE, false);
+    pen.ellipse([-0.018, 0.078], 0.007, 0.006, EYE, false);
+    pen.ellipse([0, 0.058], 0.052, 0.052, hair, true, 0.055);
+    const low = a.hairLength === 'medium' ? 0.125 : 0.16;
+    pen.capsule([0.044, 0.05], [0.047, low], 0.014, hair);
+    pen.capsule([-0.044, 0.05], [-0.047, low], 0.014, hair);
+    if (a.hairLength === 'long') pen.capsule([0.05, 0.12], [0.06, 0.27], 0.018, hair);
+  }
+  if (a.hat) {
+    const hatC = toCol(GARMENT_RGB[a.hat.color]);
+    pen.ellipse([0, 0.045], 0.054, 0.042, hatC, true, 0.048);
+    if (!back) pen.ellipse([0.032, 0.047], 0.05, 0.011, darker(hatC, 0.85), false);
+  }
+}
+
+/** The variation's occluder over the person: a pole across the image, or the ground's edge in front. */
+function drawOccluder(pen: BodyPen, v: SynthVariation, rng: SynthRng): void {
+  const c = pen.canvas;
+  const { h: height, w: width } = c;
+  if (v.occlusion === 'pole') {
+    const px = rng.range(0.1, 0.9) * width;
+    const pw = Math.max(1.5, rng.range(0.05, 0.12) * width);
+    c.rect(px - pw / 2, 0, px + pw / 2, height, hsv(rng.next(), rng.range(0, 0.4), rng.range(0.2, 0.7)), (x) =>
+      shadeAcross((x - px) / (pw / 2)),
+    );
+  } else if (v.occlusion === 'ground') {
+    const y0 = pen.at([0, rng.range(0.8, 0.9)])[1];
+    c.rect(-1, y0, width + 1, height + 1, hsv(rng.next(), rng.range(0.1, 0.6), rng.range(0.2, 0.8)), null);
+  }
+}
+
+/**
+ * Where each part's colour can be read without its neighbours (body units, corners of a box):
+ * a patch of the forehead, of the torso's side (or, from behind with a backpack, below the pack:
+ * on the dress's skirt or above the belt line), and of the shoes' toe.
+ */
+const REGION_BOXES = {
+  head: [
+    [-0.025, 0.07],
+    [0.025, 0.12],
+  ],
+  upper: [
+    [0.022, 0.3],
+    [0.05, 0.44],
+  ],
+  upperBelowBackpackDress: [
+    [-0.03, 0.5],
+    [0.03, 0.6],
+  ],
+  upperBelowBackpack: [
+    [-0.03, 0.41],
+    [0.03, 0.47],
+  ],
+} as const satisfies Record<string, readonly [Pt, Pt]>;
+
+/** The pixel boxes of {@link SynthRegions}: head, upper garment, lower garment and shoes. */
+function partRegions({ pen, a, w, sides, back }: Figure): SynthRegions {
+  const [{ knee: kneeL, ankle: ankleL }] = sides;
+  const { hem } = upperHem(a, w);
+  const hp = w.hip;
+  const legBox = (t0: number, t1: number): PixelBox => {
+    const p = along(kneeL, ankleL, t0);
+    const q = along(kneeL, ankleL, t1);
+    const half = (legRadius(a, w) - 0.004) * 0.6;
+    return pen.box([Math.min(p[0], q[0]) - half, p[1]], [Math.max(p[0], q[0]) + half, q[1]]);
+  };
+  const lowerType = a.lower.type;
+  const lower =
+    lowerType === 'skirt'
+      ? pen.box([-hp, hem + 0.015], [hp, 0.64])
+      : lowerType === 'shorts'
+        ? pen.box([-hp + 0.012, hem + 0.012], [hp - 0.012, 0.58])
+        : legBox(0.15, 0.7);
+  const upper: readonly [Pt, Pt] =
+    back && a.bag?.type === 'backpack'
+      ? a.upper.type === 'dress'
+        ? REGION_BOXES.upperBelowBackpackDress
+        : REGION_BOXES.upperBelowBackpack
+      : REGION_BOXES.upper;
+  return {
+    head: pen.box(...REGION_BOXES.head),
+    upper: pen.box(...upper),
+    lower,
+    shoes: pen.box([ankleL[0] - 0.025, 0.945], [ankleL[0] + 0.045, 0.985]),
+  };
+}
+
+/**
  * Draws one image of a person with attributes `a` and variation `v` (background, pose details and
  * noise drawn from `rng`): HWC RGB bytes of `height × width`, and where the parts landed.
  */
@@ -287,373 +795,31 @@ export function renderPerson(
 ): { pixels: Uint8Array; regions: SynthRegions } {
   const c = new Canvas(height, width);
   drawBackground(c, rng);
-
-  const s = v.scale * height;
-  const top = (height - s) * rng.range(0.3, 0.7);
-  const cx = width / 2 + v.shiftX;
-  const dir = v.flip ? -1 : 1;
-  const P = (p: Pt): [number, number] => [cx + (dir * p[0] + v.lean * (1 - p[1])) * s, top + p[1] * s];
-  const R = (r: number) => r * s;
-  const cap = (p: Pt, q: Pt, r: number, col: Col, shaded = true) => {
-    const [ax, ay] = P(p);
-    const [bx, by] = P(q);
-    c.capsule(ax, ay, bx, by, R(r), col, shaded);
+  const size = v.scale * height;
+  const top = (height - size) * rng.range(0.3, 0.7);
+  const pen = new BodyPen(c, width / 2 + v.shiftX, top, size, v);
+  const w = bodyWidths(a);
+  const figure: Figure = {
+    pen,
+    a,
+    w,
+    sides: samplePose(rng, w.shoulder),
+    back: v.view === 'back',
+    skin: toCol(SKIN_RGB[a.skinTone]),
+    hair: toCol(HAIR_RGB[a.hairColor]),
+    upperC: toCol(GARMENT_RGB[a.upper.color]),
+    lowerC: toCol(GARMENT_RGB[a.lower.color]),
   };
-  const ell = (p: Pt, rx: number, ry: number, col: Col, shaded = true, clipBelowY = Infinity) => {
-    const [x, y] = P(p);
-    c.ellipse(x, y, R(rx), R(ry), col, shaded, clipBelowY === Infinity ? Infinity : P([p[0], clipBelowY])[1]);
-  };
-  const poly = (pts: readonly Pt[], col: Col, halfW: number, shaded = true) => {
-    const axis = P([0, (pts[0][1] + pts[pts.length - 1][1]) / 2])[0];
-    c.polygon(pts.map(P), col, shaded ? axis : null, R(halfW));
-  };
-
-  const woman = a.gender === 'woman';
-  const broad = a.figure === 'broad';
-  const sh = (woman ? 0.094 : 0.102) + (broad ? 0.016 : 0);
-  const wa = sh * (woman ? 0.7 : 0.78);
-  const hp = (woman ? 0.084 : 0.076) + (broad ? 0.008 : 0);
-  const armR = 0.025 + (broad ? 0.004 : 0);
-  const legR = 0.034 + (broad ? 0.005 : 0);
-
-  const skin = toCol(SKIN_RGB[a.skinTone]);
-  const hair = toCol(HAIR_RGB[a.hairColor]);
-  const upperC = toCol(GARMENT_RGB[a.upper.color]);
-  const lowerC = toCol(GARMENT_RGB[a.lower.color]);
-  const shoeC = toCol(GARMENT_RGB[a.shoes.color]);
-  const darker = (col: Col, f: number): Col => [col[0] * f, col[1] * f, col[2] * f];
-  const lum = (col: Col) => 0.3 * col[0] + 0.59 * col[1] + 0.11 * col[2];
-  const accent = (col: Col): Col => (lum(col) > 0.45 ? darker(col, 0.6) : mix(col, [1, 1, 1], 0.35));
-
-  // pose
-  const swingL = rng.range(-1, 1);
-  const swingR = rng.range(-1, 1);
-  const stance = rng.range(0, 1);
-  const shoulderL: Pt = [sh - 0.018, 0.19];
-  const shoulderR: Pt = [-(sh - 0.018), 0.19];
-  const elbowL: Pt = [sh + 0.008 + 0.012 * swingL, 0.35];
-  const elbowR: Pt = [-(sh + 0.008 + 0.012 * swingR), 0.35];
-  const wristL: Pt = [sh + 0.014 + 0.03 * swingL, 0.49 - 0.015 * Math.abs(swingL)];
-  const wristR: Pt = [-(sh + 0.014 + 0.03 * swingR), 0.49 - 0.015 * Math.abs(swingR)];
-  const hipL: Pt = [0.042, 0.52];
-  const hipR: Pt = [-0.042, 0.52];
-  const kneeL: Pt = [0.044 + 0.015 * stance, 0.735];
-  const kneeR: Pt = [-(0.044 + 0.015 * stance), 0.735];
-  const ankleL: Pt = [0.046 + 0.035 * stance, 0.935];
-  const ankleR: Pt = [-(0.046 + 0.035 * stance), 0.935];
-  const along = (p: Pt, q: Pt, t: number): Pt => [p[0] + (q[0] - p[0]) * t, p[1] + (q[1] - p[1]) * t];
-
-  const back = v.view === 'back';
-  // seen from the front, long hair and a backpack are behind the body
-  if (a.hairLength === 'long' && !back) {
-    cap([0.035, 0.07], [0.05, 0.29], 0.032, hair);
-    cap([-0.035, 0.07], [-0.05, 0.29], 0.032, hair);
-  }
-  if (a.bag?.type === 'backpack' && !back) {
-    const bagC = toCol(GARMENT_RGB[a.bag.color]);
-    poly(
-      [
-        [-(sh - 0.01), 0.145],
-        [sh - 0.01, 0.145],
-        [sh + 0.035, 0.19],
-        [sh + 0.035, 0.44],
-        [-(sh + 0.035), 0.44],
-        [-(sh + 0.035), 0.19],
-      ],
-      bagC,
-      sh + 0.035,
-    );
-  }
-
-  // legs, with the lower garment
-  const lowerType = a.lower.type;
-  const legCol = lowerType === 'shorts' || lowerType === 'skirt' ? skin : lowerC;
-  const legRadius = lowerType === 'leggings' ? legR - 0.005 : legR;
-  for (const [hip, knee, ankle] of [
-    [hipL, kneeL, ankleL],
-    [hipR, kneeR, ankleR],
-  ] as const) {
-    const bareR = lowerType === 'shorts' || lowerType === 'skirt' ? legR - 0.007 : legRadius;
-    cap(hip, knee, bareR, legCol);
-    cap(knee, ankle, bareR - 0.004, legCol);
-    if (lowerType === 'shorts') cap(hip, along(hip, knee, 0.5), legR + 0.004, lowerC);
-    if (lowerType === 'jeans') {
-      const out = Math.sign(hip[0]) * (legR - 0.012);
-      cap([hip[0] + out, hip[1] + 0.03], [ankle[0] + out, ankle[1] - 0.01], 0.0035, accent(lowerC), false);
-    }
-  }
-  // shoes
-  for (const ankle of [ankleL, ankleR]) ell([ankle[0] + 0.012 * Math.sign(ankle[0]), 0.963], 0.044, 0.026, shoeC);
-  // pelvis / skirt
-  if (lowerType === 'skirt') {
-    poly(
-      [
-        [-hp, 0.46],
-        [hp, 0.46],
-        [hp + 0.045, 0.665],
-        [-(hp + 0.045), 0.665],
-      ],
-      lowerC,
-      hp + 0.03,
-    );
-  } else if (lowerType !== 'leggings') {
-    poly(
-      [
-        [-hp, 0.46],
-        [hp, 0.46],
-        [hp, 0.57],
-        [-hp, 0.57],
-      ],
-      lowerC,
-      hp,
-    );
-  }
-
-  // the upper garment
-  const ut = a.upper.type;
-  const sleeve = ut === 'dress' ? null : ut === 't-shirt' ? 'short' : 'long';
-  const hem = ut === 'coat' ? 0.77 : ut === 'jacket' ? 0.545 : 0.5;
-  const hemHalf = ut === 'coat' ? hp + 0.035 : ut === 'jacket' ? hp + 0.012 : Math.max(wa, hp - 0.004);
-  // arms behind the torso edge: skin first, then sleeves
-  for (const [sho, elb, wri] of [
-    [shoulderL, elbowL, wristL],
-    [shoulderR, elbowR, wristR],
-  ] as const) {
-    if (sleeve !== 'long') {
-      cap(sho, elb, armR - 0.003, skin);
-      cap(elb, wri, armR - 0.005, skin);
-    }
-    if (sleeve === 'long') {
-      cap(sho, elb, armR + 0.005, upperC);
-      cap(elb, wri, armR + 0.003, upperC);
-      if (ut === 'sweater' || ut === 'coat') cap(along(elb, wri, 0.85), wri, armR + 0.004, darker(upperC, 0.75));
-    } else if (sleeve === 'short') {
-      cap(sho, along(sho, elb, 0.55), armR + 0.009, upperC);
-    }
-    ell(along(elb, wri, 1.08), 0.02, 0.024, skin);
-  }
-  // neck
-  cap([0, 0.11], [0, 0.17], 0.021, darker(skin, 0.9));
-  if (ut === 'dress') {
-    poly(
-      [
-        [-(sh - 0.035), 0.185],
-        [sh - 0.035, 0.185],
-        [wa, 0.47],
-        [-wa, 0.47],
-      ],
-      upperC,
-      sh,
-    );
-    poly(
-      [
-        [-wa, 0.46],
-        [wa, 0.46],
-        [hp + 0.055, 0.72],
-        [-(hp + 0.055), 0.72],
-      ],
-      upperC,
-      hp + 0.04,
-    );
-    cap([-wa, 0.47], [wa, 0.47], 0.008, darker(upperC, 0.7), false);
-    cap([sh - 0.04, 0.19], [sh - 0.03, 0.17], 0.01, upperC);
-    cap([-(sh - 0.04), 0.19], [-(sh - 0.03), 0.17], 0.01, upperC);
-  } else {
-    poly(
-      [
-        [-(sh - 0.022), 0.165],
-        [sh - 0.022, 0.165],
-        [sh, 0.205],
-        [wa + 0.004, 0.44],
-        [hemHalf, hem],
-        [-hemHalf, hem],
-        [-(wa + 0.004), 0.44],
-        [-sh, 0.205],
-      ],
-      upperC,
-      sh,
-    );
-    if ((ut === 't-shirt' || ut === 'sweater') && !back) ell([0, 0.168], 0.026, 0.016, darker(skin, 0.92), false, 0.19);
-    if (ut === 'sweater') {
-      cap([-(hemHalf - 0.01), hem - 0.012], [hemHalf - 0.01, hem - 0.012], 0.011, darker(upperC, 0.72), false);
-      cap([-0.024, 0.17], [0.024, 0.17], 0.009, darker(upperC, 0.72), false);
-    }
-    if (ut === 'shirt' && back) cap([-0.026, 0.168], [0.026, 0.168], 0.008, accent(upperC), false);
-    if (ut === 'shirt' && !back) {
-      cap([0, 0.19], [0, hem - 0.01], 0.0045, accent(upperC), false);
-      poly(
-        [
-          [-0.03, 0.16],
-          [0, 0.2],
-          [-0.012, 0.21],
-        ],
-        accent(upperC),
-        1,
-        false,
-      );
-      poly(
-        [
-          [0.03, 0.16],
-          [0, 0.2],
-          [0.012, 0.21],
-        ],
-        accent(upperC),
-        1,
-        false,
-      );
-    }
-    if (ut === 'jacket' && back) cap([-0.026, 0.168], [0.026, 0.168], 0.01, darker(upperC, 0.75), false);
-    if (ut === 'jacket' && !back) {
-      const inner: Col = lum(upperC) > 0.6 ? [0.2, 0.2, 0.22] : [0.9, 0.9, 0.88];
-      poly(
-        [
-          [-0.022, 0.168],
-          [0.022, 0.168],
-          [0.009, 0.545],
-          [-0.009, 0.545],
-        ],
-        inner,
-        0.03,
-      );
-      cap([0.028, 0.17], [0.012, 0.32], 0.008, darker(upperC, 0.75), false);
-      cap([-0.028, 0.17], [-0.012, 0.32], 0.008, darker(upperC, 0.75), false);
-    }
-    if (ut === 'coat') {
-      cap([0, 0.2], [0, hem - 0.01], 0.005, darker(upperC, 0.65), false);
-      cap([-(wa + 0.004), 0.445], [wa + 0.004, 0.445], 0.011, darker(upperC, 0.7), false);
-      if (!back) {
-        cap([0.03, 0.17], [0.006, 0.3], 0.009, darker(upperC, 0.8), false);
-        cap([-0.03, 0.17], [-0.006, 0.3], 0.009, darker(upperC, 0.8), false);
-      }
-    }
-  }
-
-  // bag details in front
-  if (a.bag?.type === 'backpack' && !back) {
-    const strap = darker(toCol(GARMENT_RGB[a.bag.color]), 0.85);
-    cap([sh - 0.045, 0.175], [sh - 0.04, 0.4], 0.012, strap);
-    cap([-(sh - 0.045), 0.175], [-(sh - 0.04), 0.4], 0.012, strap);
-  } else if (a.bag?.type === 'backpack') {
-    // from behind: straps over the shoulders, the pack on the back with a front pocket
-    const bagC = toCol(GARMENT_RGB[a.bag.color]);
-    cap([sh - 0.045, 0.17], [0.04, 0.21], 0.011, darker(bagC, 0.85));
-    cap([-(sh - 0.045), 0.17], [-0.04, 0.21], 0.011, darker(bagC, 0.85));
-    poly(
-      [
-        [-0.044, 0.19],
-        [0.044, 0.19],
-        [0.054, 0.215],
-        [0.054, 0.4],
-        [-0.054, 0.4],
-        [-0.054, 0.215],
-      ],
-      bagC,
-      0.054,
-    );
-    poly(
-      [
-        [-0.036, 0.3],
-        [0.036, 0.3],
-        [0.036, 0.385],
-        [-0.036, 0.385],
-      ],
-      darker(bagC, 0.82),
-      0.036,
-    );
-  } else if (a.bag?.type === 'handbag') {
-    const bagC = toCol(GARMENT_RGB[a.bag.color]);
-    cap([-(sh - 0.03), 0.18], [0.1, 0.47], 0.008, darker(bagC, 0.85), false);
-    poly(
-      [
-        [0.075, 0.455],
-        [0.155, 0.455],
-        [0.165, 0.575],
-        [0.065, 0.575],
-      ],
-      bagC,
-      0.05,
-    );
-  }
-
-  // head, face, hair, hat
-  ell([0, 0.075], 0.046, 0.061, skin);
-  if (back) {
-    // the back of the head: hair over all of it, down the back when long
-    const low = a.hairLength === 'short' ? 0.105 : a.hairLength === 'medium' ? 0.13 : 0.29;
-    ell([0, 0.07], 0.05, 0.064, hair, true, Math.min(low, 0.12));
-    if (a.hairLength !== 'short') {
-      cap([0.03, 0.07], [0.036, low], 0.026, hair);
-      cap([-0.03, 0.07], [-0.036, low], 0.026, hair);
-    }
-  } else if (a.hairLength === 'short') {
-    ell([0.018, 0.078], 0.007, 0.006, [0.12, 0.1, 0.1], false);
-    ell([-0.018, 0.078], 0.007, 0.006, [0.12, 0.1, 0.1], false);
-    ell([0, 0.055], 0.05, 0.048, hair, true, 0.045);
-  } else {
-    ell([0.018, 0.078], 0.007, 0.006, [0.12, 0.1, 0.1], false);
-    ell([-0.018, 0.078], 0.007, 0.006, [0.12, 0.1, 0.1], false);
-    ell([0, 0.058], 0.052, 0.052, hair, true, 0.055);
-    const low = a.hairLength === 'medium' ? 0.125 : 0.16;
-    cap([0.044, 0.05], [0.047, low], 0.014, hair);
-    cap([-0.044, 0.05], [-0.047, low], 0.014, hair);
-    if (a.hairLength === 'long') cap([0.05, 0.12], [0.06, 0.27], 0.018, hair);
-  }
-  if (a.hat) {
-    const hatC = toCol(GARMENT_RGB[a.hat.color]);
-    ell([0, 0.045], 0.054, 0.042, hatC, true, 0.048);
-    if (!back) ell([0.032, 0.047], 0.05, 0.011, darker(hatC, 0.85), false);
-  }
-
-  // occluders
-  if (v.occlusion === 'pole') {
-    const px = rng.range(0.1, 0.9) * width;
-    const pw = Math.max(1.5, rng.range(0.05, 0.12) * width);
-    c.rect(px - pw / 2, 0, px + pw / 2, height, hsv(rng.next(), rng.range(0, 0.4), rng.range(0.2, 0.7)), (x) =>
-      shadeAcross((x - px) / (pw / 2)),
-    );
-  } else if (v.occlusion === 'ground') {
-    const y0 = P([0, rng.range(0.8, 0.9)])[1];
-    c.rect(-1, y0, width + 1, height + 1, hsv(rng.next(), rng.range(0.1, 0.6), rng.range(0.2, 0.8)), null);
-  }
-
+  // back to front
+  drawBehindBody(figure);
+  drawLegsAndLowerGarment(figure);
+  drawArms(figure);
+  drawNeckAndUpperGarment(figure);
+  drawBagInFront(figure);
+  drawHead(figure);
+  drawOccluder(pen, v, rng);
   const pixels = finish(c, v, rng);
-  const box = (p: Pt, q: Pt): PixelBox => {
-    const [ax, ay] = P(p);
-    const [bx, by] = P(q);
-    const clampX = (t: number) => Math.max(0, Math.min(width, t));
-    const clampY = (t: number) => Math.max(0, Math.min(height, t));
-    const x0 = clampX(Math.round(Math.min(ax, bx)));
-    const x1 = clampX(Math.max(x0 + 1, Math.round(Math.max(ax, bx))));
-    const y0 = clampY(Math.round(Math.min(ay, by)));
-    const y1 = clampY(Math.max(y0 + 1, Math.round(Math.max(ay, by))));
-    return [x0, y0, x1, y1];
-  };
-  const legBox = (t0: number, t1: number): PixelBox => {
-    const p = along(kneeL, ankleL, t0);
-    const q = along(kneeL, ankleL, t1);
-    const half = (legRadius - 0.004) * 0.6;
-    return box([Math.min(p[0], q[0]) - half, p[1]], [Math.max(p[0], q[0]) + half, q[1]]);
-  };
-  const lowerBox =
-    lowerType === 'skirt'
-      ? box([-hp, hem + 0.015], [hp, 0.64])
-      : lowerType === 'shorts'
-        ? box([-hp + 0.012, hem + 0.012], [hp - 0.012, 0.58])
-        : legBox(0.15, 0.7);
-  return {
-    pixels,
-    regions: {
-      head: box([-0.025, 0.07], [0.025, 0.12]),
-      upper:
-        back && a.bag?.type === 'backpack'
-          ? ut === 'dress'
-            ? box([-0.03, 0.5], [0.03, 0.6])
-            : box([-0.03, 0.41], [0.03, 0.47])
-          : box([0.022, 0.3], [0.05, 0.44]),
-      lower: lowerBox,
-      shoes: box([ankleL[0] - 0.025, 0.945], [ankleL[0] + 0.045, 0.985]),
-    },
-  };
+  return { pixels, regions: partRegions(figure) };
 }
 
 /** Applies lighting (brightness, contrast, colour cast) and sensor noise, and quantises to bytes. */
