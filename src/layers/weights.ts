@@ -41,25 +41,33 @@ export function fromReferenceLayout(t: tf.Tensor, layout: WeightLayout): tf.Tens
   return tf.tidy(() => tf.reshape(tf.transpose(t, [2, 3, 1, 0]), [kh * kw * c, t.shape[0]]));
 }
 
-let uninitialized = false;
+let provider: ((shape: number[]) => tf.Tensor) | null = null;
+
+/**
+ * Runs `build` with every weight of the reference initializers made by `provide(shape)` instead of
+ * a random draw, in the order the layers create them. For models built from existing weights.
+ */
+export function withWeightProvider<T>(provide: (shape: number[]) => tf.Tensor, build: () => T): T {
+  provider = provide;
+  try {
+    return build();
+  } finally {
+    provider = null;
+  }
+}
 
 /**
  * Runs `build` with every weight of the reference initializers allocated without values (no
  * random draw, no zero fill: on wasm the heap pages stay untouched until written), for a model
- * whose every weight is written right afterwards (`IRRA.fromWeights` / `fromStateDict`). Reading
- * such a weight before writing it is an error of the caller.
+ * whose every weight is written right afterwards (`IRRA.fromStateDict`). Reading such a weight
+ * before writing it is an error of the caller.
  */
 export function withUninitializedWeights<T>(build: () => T): T {
-  uninitialized = true;
-  try {
-    return build();
-  } finally {
-    uninitialized = false;
-  }
+  return withWeightProvider(allocateUninitialized, build);
 }
 
 /** A float32 tensor whose storage is allocated on the active backend but never written. */
-function allocate(shape: number[]): tf.Tensor {
+export function allocateUninitialized(shape: number[]): tf.Tensor {
   const backend = tf.backend();
   const dataId = backend.write(null as unknown as Float32Array, shape, 'float32');
   return tf.engine().makeTensorFromDataId(dataId, shape, 'float32', backend);
@@ -68,7 +76,7 @@ function allocate(shape: number[]): tf.Tensor {
 function arrayInit(make: (size: number) => Float32Array): Initializer {
   const init = {
     apply: (shape: number[]) =>
-      uninitialized ? allocate(shape) : tf.tensor(make(shape.reduce((a, b) => a * b, 1)), shape, 'float32'),
+      provider ? provider(shape) : tf.tensor(make(shape.reduce((a, b) => a * b, 1)), shape, 'float32'),
     getClassName: () => 'ReferenceInit',
     getConfig: () => ({}),
   };

@@ -6,6 +6,7 @@ import { MlmHead } from '../layers/mlm_head';
 import { TextTransformer, type TokenIds } from '../layers/text_transformer';
 import { VisionTransformer } from '../layers/vision_transformer';
 import {
+  allocateUninitialized,
   constantInit,
   fromReferenceLayout,
   normalInit,
@@ -16,6 +17,7 @@ import {
   subSeed,
   toReferenceLayout,
   withUninitializedWeights,
+  withWeightProvider,
 } from '../layers/weights';
 import { cmpmLoss, idLoss, itcLoss, mlmLoss, sdmLoss } from '../losses';
 import { embeddingLookup } from '../ops/embedding';
@@ -297,18 +299,67 @@ export class IRRA {
     config: IRRAConfig,
     weights: (name: string, referenceShape: number[]) => tf.Tensor | undefined,
   ): IRRA {
-    return IRRA.filledWith(config, (model) => {
-      for (const e of model.entries) {
-        const want = referenceShape(e);
-        const t = weights(e.name, want);
-        if (!t) throw new Error(`IRRA.fromWeights: no weight for '${e.name}', which the architecture needs`);
-        try {
-          writeReferenceWeight(e, t, want);
-        } finally {
-          t.dispose();
-        }
+    const order = IRRA.creationOrder(config);
+    const variablesBefore = new Set(Object.keys(tf.engine().state.registeredVariables));
+    let next = 0;
+    try {
+      // Each variable is made from its checkpoint tensor as the constructor creates it: the model
+      // never holds placeholder storage that a second allocation would then replace.
+      return withWeightProvider(
+        (shape) => {
+          const e = order[next++];
+          const want = referenceShape(e);
+          const t = weights(e.name, want);
+          if (!t) throw new Error(`IRRA.fromWeights: no weight for '${e.name}', which the architecture needs`);
+          try {
+            if (!tf.util.arraysEqual(t.shape, want) || t.dtype !== 'float32') {
+              throw new Error(`IRRA.fromWeights: '${e.name}' must be float32 [${want}], got ${t.dtype} ${shapeOf(t)}`);
+            }
+            const stored = fromReferenceLayout(t, e.layout);
+            if (!tf.util.arraysEqual(stored.shape, shape)) {
+              stored.dispose();
+              throw new Error(`IRRA.fromWeights: '${e.name}' is stored as [${shape}], got [${stored.shape}]`);
+            }
+            return stored;
+          } finally {
+            t.dispose();
+          }
+        },
+        () => new IRRA(config, 0, true),
+      );
+    } catch (e) {
+      // The half-built model's variables are not reachable from here: free the ones it registered.
+      for (const [name, v] of Object.entries(tf.engine().state.registeredVariables)) {
+        if (!variablesBefore.has(name)) v.dispose();
       }
-    });
+      throw e;
+    }
+  }
+
+  /**
+   * The reference weights of a model of `config` in the order its constructor creates them, found
+   * by building it once with storage allocated but never written (no memory touched, no values).
+   */
+  private static creationOrder(config: IRRAConfig): ReferenceWeight[] {
+    const created: tf.Tensor[] = [];
+    const probe = withWeightProvider(
+      (shape) => {
+        const t = allocateUninitialized(shape);
+        created.push(t);
+        return t;
+      },
+      () => new IRRA(config, 0, true),
+    );
+    try {
+      const byData = new Map(probe.entries.map((e) => [e.weight.read().dataId, e]));
+      return created.map((t, i) => {
+        const e = byData.get(t.dataId);
+        if (!e) throw new Error(`IRRA.fromWeights: weight ${i} of the constructor has no reference name`);
+        return { ...e, weight: { shape: e.weight.shape } as ReferenceWeight['weight'] };
+      });
+    } finally {
+      probe.dispose();
+    }
   }
 
   /**
@@ -761,15 +812,6 @@ function buildFusion(c: IRRAConfig, seed: number, initialize: boolean) {
  * Writes `t` (reference layout, must be float32 `want`) into the parameter of `e`, in its stored
  * layout. `t` stays the caller's.
  */
-function writeReferenceWeight(e: ReferenceWeight, t: tf.Tensor, want: number[]): void {
-  if (!tf.util.arraysEqual(t.shape, want) || t.dtype !== 'float32') {
-    throw new Error(`IRRA.fromWeights: '${e.name}' must be float32 [${want}], got ${t.dtype} ${shapeOf(t)}`);
-  }
-  const stored = fromReferenceLayout(t, e.layout);
-  e.weight.write(stored);
-  stored.dispose();
-}
-
 /** The reference-layout shape of a stored weight. */
 function referenceShape(e: ReferenceWeight): number[] {
   const s = e.weight.shape as number[];
