@@ -1,35 +1,33 @@
 import { copyFileSync } from 'node:fs';
 import { defineConfig } from 'tsup';
 
+/**
+ * The library's entries, each with its types: the package root and the subpath exports
+ * irra-tfjs/train, /weights, /synthpedes and /onnx (package.json "exports"). As entries they also
+ * split the shared code into chunks a bundler can leave out when an app does not use them (the ONNX
+ * writer and onnx-proto). CommonJS has no shared chunks (tsup splits ESM only), so package.json maps
+ * `require` of /train, /weights and /onnx to index.cjs, which exports all of them: one copy of each class.
+ */
+const LIBRARY_ENTRIES = {
+  index: 'src/index.ts',
+  train: 'src/train/index.ts',
+  weights: 'src/weights/index.ts',
+  synthpedes: 'src/data/synthpedes.ts',
+  onnx: 'src/export/index.ts',
+};
+
 export default defineConfig({
   // `cli` is the `irra-tfjs` command (package.json "bin"); src/cli/main.ts starts with its shebang line.
   // `gallery_worker` is the worker-thread script of encodeGalleryInWorkers (found beside index.*).
   // `train_worker` is the worker-thread script of data-parallel training (src/train/data_parallel.ts).
-  // `train`, `weights`, `synthpedes` and `onnx` are the subpath exports irra-tfjs/train, /weights,
-  // /synthpedes and /onnx (package.json "exports"); as entries they also split the shared code into
-  // chunks a bundler can leave out when an app does not use them (the ONNX writer and onnx-proto).
-  // CommonJS has no shared chunks (tsup splits ESM only), so package.json maps `require` of
-  // /train, /weights and /onnx to index.cjs, which exports all of them: one copy of each class.
   entry: {
-    index: 'src/index.ts',
-    train: 'src/train/index.ts',
-    weights: 'src/weights/index.ts',
-    synthpedes: 'src/data/synthpedes.ts',
-    onnx: 'src/export/index.ts',
+    ...LIBRARY_ENTRIES,
     cli: 'src/cli/main.ts',
     gallery_worker: 'src/eval/gallery_worker.ts',
     train_worker: 'src/train/train_worker.ts',
   },
   format: ['esm', 'cjs'],
-  dts: {
-    entry: {
-      index: 'src/index.ts',
-      train: 'src/train/index.ts',
-      weights: 'src/weights/index.ts',
-      synthpedes: 'src/data/synthpedes.ts',
-      onnx: 'src/export/index.ts',
-    },
-  },
+  dts: { entry: LIBRARY_ENTRIES },
   sourcemap: true,
   clean: true,
   target: 'es2022',

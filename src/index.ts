@@ -55,15 +55,7 @@ export {
   type GalleryWorkerPoolOptions,
   type GalleryWorkersOptions,
 } from './eval/workers';
-export {
-  EXPORT_ONNX_DEFAULTS,
-  type ExportOnnxOptions,
-  exportOnnx,
-  exportOnnxAsync,
-  type OnnxPart,
-} from './export/onnx';
-export { ONNX_FILES, type OnnxPreprocess, onnxPreprocess } from './export/preprocess';
-export { BATCH_AXIS, ONNX_IO_NAMES } from './export/towers';
+export * from './export/index';
 export * from './layers/index';
 export {
   CMPM_DEFAULTS,
@@ -78,6 +70,7 @@ export {
 } from './losses';
 export { crossAttentionMap, crossAttentionWeights } from './model/cross_attention_map';
 export * from './model/index';
+export { L2_EPSILON, l2NormalizeRows } from './ops/normalize';
 export {
   createOnnxEngine,
   ONNX_ENGINE_DEFAULTS,
@@ -93,7 +86,6 @@ export {
   type Preprocessing,
   type RgbaPixels,
 } from './search/image_source';
-export { L2_EPSILON, l2NormalizeRows } from './ops/normalize';
 export {
   type AddImagesOptions,
   type AddImagesProgress,
