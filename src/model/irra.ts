@@ -808,10 +808,6 @@ function buildFusion(c: IRRAConfig, seed: number, initialize: boolean) {
   return { crossModal, mlmHead, entries };
 }
 
-/**
- * Writes `t` (reference layout, must be float32 `want`) into the parameter of `e`, in its stored
- * layout. `t` stays the caller's.
- */
 /** The reference-layout shape of a stored weight. */
 function referenceShape(e: ReferenceWeight): number[] {
   const s = e.weight.shape as number[];
