@@ -10,6 +10,7 @@ import { type CaptionEncoder, encodeCaptions } from '../data/batch';
 import type { GalleryWorkerPool } from '../eval/workers';
 import { crossAttentionMap } from '../model/cross_attention_map';
 import type { IRRA } from '../model/irra';
+import { l2NormalizeRows } from '../ops/normalize';
 import { ClipTokenizer } from '../tokenizer/clip_tokenizer';
 import { nodeFs, nodePath } from '../util/node';
 import { float32ToHalfBits } from '../weights/dtypes';
@@ -25,7 +26,6 @@ import {
   preprocessInto,
   readImageSource,
 } from './image_source';
-import { l2NormalizeRows } from '../ops/normalize';
 import { memoryStore } from './stores/memory';
 import type { EncoderEngine, GalleryStore, RowMetadata, SearchHit } from './types';
 
