@@ -201,6 +201,34 @@ describe.runIf((process.env.IRRA_TEST_BACKEND ?? 'cpu') === 'cpu')('lanceStore',
     }
   });
 
+  it('an index with the default settings (dim / 4 sub-vectors, default nprobes and refineFactor) gives high recall@10', async () => {
+    const dim = 64;
+    const rows = clustered(4000, dim, 16, 54, 55, 'd');
+    const queries = stack(clustered(40, dim, 16, 54, 56, 'q'));
+    const store = await exactStore();
+    try {
+      await store.add(
+        rows.map((r) => r.id),
+        stack(rows),
+      );
+      await store.createIndex();
+      expect(await store.hasIndex()).toBe(true);
+      const want = bruteForce(rows, queries, 40, 10);
+      const got = await store.search(queries, 40, { k: 10 });
+      let found = 0;
+      for (let q = 0; q < 40; q++) {
+        const truth = new Set(want[q].map((h) => h.id));
+        found += got[q].filter((h) => truth.has(h.id)).length;
+      }
+      console.log(
+        `[lanceStore] IVF-PQ recall@10 on 4000 × 64 with the default index and search settings: ${found / 400}`,
+      );
+      expect(found / 400).toBeGreaterThanOrEqual(0.95);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('builds the index by itself when an add reaches indexMinRows', async () => {
     const store = await lanceStore(tempDir(), { indexMinRows: 300, index: { numPartitions: 2, numSubVectors: 2 } });
     try {
