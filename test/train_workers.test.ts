@@ -1,28 +1,15 @@
-import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TrainBatch } from '../src/data/batch';
 import { type IRRA, type IRRABatch, totalLoss } from '../src/model';
 import { DataParallelGroup, splitRows } from '../src/train/data_parallel';
 import { buildOptimizer } from '../src/train/optimizer';
 import { disposeCheckpoint, Trainer, type TrainerCheckpoint } from '../src/train/trainer';
 import { loadFixtureModel } from './helpers/model_fixtures';
+import { watchWorkers } from './helpers/workers';
 
 const backend = process.env.IRRA_TEST_BACKEND ?? 'cpu';
 const IMAGE_IDS = [0, 1, 1, 3];
-
-/** Runs `fn`, returning the workers it terminated and whether each has exited (threadId -1). */
-async function watchWorkers<T>(fn: () => Promise<T>): Promise<{ result?: T; error?: unknown; exited: boolean[] }> {
-  const spy = vi.spyOn(Worker.prototype, 'terminate');
-  try {
-    const result = await fn();
-    return { result, exited: spy.mock.contexts.map((w) => (w as Worker).threadId === -1) };
-  } catch (error) {
-    return { error, exited: spy.mock.contexts.map((w) => (w as Worker).threadId === -1) };
-  } finally {
-    spy.mockRestore();
-  }
-}
 
 /** The fixture batch as the trainer takes it (new tensors; `pidsOverride` replaces the pids). */
 function trainBatch(batch: IRRABatch, pidsOverride?: number[]): TrainBatch {

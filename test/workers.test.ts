@@ -4,21 +4,9 @@ import { describe, expect, it, vi } from 'vitest';
 import { encodeGalleryInWorkers, GALLERY_WORKERS_DEFAULTS, GalleryWorkerPool } from '../src/eval/workers';
 import type { IRRA, IRRABatch } from '../src/model';
 import { useFixtureModel } from './helpers/model_fixtures';
+import { watchWorkers } from './helpers/workers';
 
 const backend = process.env.IRRA_TEST_BACKEND ?? 'cpu';
-
-/** Runs `fn`, returning the workers it terminated and whether each has exited (threadId -1). */
-async function watchWorkers<T>(fn: () => Promise<T>): Promise<{ result?: T; error?: unknown; exited: boolean[] }> {
-  const spy = vi.spyOn(Worker.prototype, 'terminate');
-  try {
-    const result = await fn();
-    return { result, exited: spy.mock.contexts.map((w) => (w as Worker).threadId === -1) };
-  } catch (error) {
-    return { error, exited: spy.mock.contexts.map((w) => (w as Worker).threadId === -1) };
-  } finally {
-    spy.mockRestore();
-  }
-}
 
 describe('encodeGalleryInWorkers', () => {
   let model: IRRA;
