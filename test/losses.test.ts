@@ -240,12 +240,57 @@ describe('losses: bad input', () => {
     ['mlm label = vocab', () => mlmLoss(m('scores'), v('mlmHigh')), /mlmLoss: labels\[3\] = 10 is out of range/],
     ['mlm label < 0', () => mlmLoss(m('scores'), v('mlmNeg')), /mlmLoss: labels\[2\] = -2 is out of range/],
     ['mlm nothing labelled', () => mlmLoss(m('scores'), v('mlmNone')), /mlmLoss: labels has no labelled position/],
+    // host labels (Int32Array): the same checks, made without a tensor
+    [
+      'id host labels length',
+      () => idLoss(m('logits'), m('logits'), Int32Array.of(0, 1, 2)),
+      /idLoss: labels must have 4/,
+    ],
+    [
+      'id host label = classes',
+      () => idLoss(m('logits'), m('logits'), Int32Array.of(0, 5, 1, 2)),
+      /labels\[1\] = 5 is out/,
+    ],
+    [
+      'id host label < 0',
+      () => idLoss(m('logits'), m('logits'), Int32Array.of(0, 1, -3, 2)),
+      /labels\[2\] = -3 is out/,
+    ],
+    [
+      'id labels a plain array',
+      () => idLoss(m('logits'), m('logits'), [0, 1, 2, 3] as unknown as Int32Array),
+      /idLoss: labels must be an int32 tensor or an Int32Array, got an array/,
+    ],
+    ['mlm host label = vocab', () => mlmLoss(m('scores'), Int32Array.of(0, 3, 0, 10, 0, 0)), /labels\[3\] = 10 is out/],
+    ['mlm host nothing labelled', () => mlmLoss(m('scores'), new Int32Array(6)), /mlmLoss: labels has no labelled/],
+    [
+      'mlm labels a Float32Array',
+      () => mlmLoss(m('scores'), new Float32Array(6) as unknown as Int32Array),
+      /mlmLoss: labels must be an int32 tensor or an Int32Array, got Float32Array/,
+    ],
   ];
 
   it.each(bad)('%s throws naming the argument', (_name, thunk, pattern) => {
     const before = tf.memory().numTensors;
     expect(thunk).toThrow(pattern);
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('idLoss and mlmLoss give the same bits and gradients from Int32Array labels as from tensors', () => {
+    const host = (k: string) => v(k).dataSync() as Int32Array;
+    const cases: [(labels: tf.Tensor1D | Int32Array) => (x: tf.Tensor) => tf.Scalar, string, string][] = [
+      [(labels) => (x) => idLoss(x as tf.Tensor2D, m('logits'), labels), 'logits', 'classes'],
+      [(labels) => (x) => mlmLoss(x as tf.Tensor2D, labels), 'scores', 'mlmLabels'],
+    ];
+    for (const [loss, input, labels] of cases) {
+      const before = tf.memory().numTensors;
+      const fromTensor = tf.valueAndGrad(loss(v(labels)))(m(input));
+      const fromHost = tf.valueAndGrad(loss(host(labels)))(m(input));
+      expect(Array.from(fromHost.value.dataSync())).toEqual(Array.from(fromTensor.value.dataSync()));
+      expect(Array.from(fromHost.grad.dataSync())).toEqual(Array.from(fromTensor.grad.dataSync()));
+      tf.dispose([fromTensor.value, fromTensor.grad, fromHost.value, fromHost.grad]);
+      expect(tf.memory().numTensors).toBe(before);
+    }
   });
 
   it('the same inputs, made valid, do not throw (the checks are not vacuous)', () => {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { crossEntropySum, oneHotRows } from './ops';
-import { checkIntRange, checkIntVector, checkMatrixPair } from './validate';
+import { checkMatrixPair, intLabels } from './validate';
 
 /**
  * Identity classification loss (ID, the instance loss of Zheng et al.), one of the paper's three
@@ -10,7 +10,8 @@ import { checkIntRange, checkIntVector, checkMatrixPair } from './validate';
  *
  * @param imageLogits float32 `[batch, classes]` classifier logits of the image features.
  * @param textLogits float32 `[batch, classes]` classifier logits of the text features.
- * @param labels int32 `[batch]` identity class of each pair, `0 <= label < classes`.
+ * @param labels int32 `[batch]` identity class of each pair, `0 <= label < classes`: a tensor (read
+ *   back once to check the range) or an `Int32Array` (checked on the host, nothing read back).
  * @returns a new float32 scalar owned by the caller; every intermediate tensor is disposed.
  * @throws Error naming the argument on a wrong rank, dtype or size, or a label out of range.
  * @example
@@ -19,15 +20,14 @@ import { checkIntRange, checkIntVector, checkMatrixPair } from './validate';
  * loss.dispose();
  * ```
  */
-export function idLoss(imageLogits: tf.Tensor2D, textLogits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+export function idLoss(imageLogits: tf.Tensor2D, textLogits: tf.Tensor2D, labels: tf.Tensor1D | Int32Array): tf.Scalar {
   const fn = 'idLoss';
   checkMatrixPair(fn, 'imageLogits', imageLogits, 'textLogits', textLogits, '[batch, classes]', 'number of classes');
   const [batch, classes] = imageLogits.shape;
-  checkIntVector(fn, 'labels', labels, batch, 'imageLogits');
-  checkIntRange(fn, 'labels', labels, classes, 'number of classes (imageLogits.shape[1])');
+  intLabels(fn, 'labels', labels, batch, 'imageLogits', classes, 'number of classes (imageLogits.shape[1])');
 
   return tf.tidy(() => {
-    const targets = oneHotRows(labels, classes);
+    const targets = oneHotRows(labels instanceof Int32Array ? tf.tensor1d(labels, 'int32') : labels, classes);
     const sum = tf.add(crossEntropySum(imageLogits, targets, batch), crossEntropySum(textLogits, targets, batch));
     return tf.div(sum, 2) as tf.Scalar;
   });

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { crossEntropySum, oneHotRows } from './ops';
-import { checkIntRange, checkIntVector, checkMatrix } from './validate';
+import { checkMatrix, intLabels } from './validate';
 
 /**
  * Masked language modelling loss, the paper's Implicit Relation Reasoning (IRR) objective: the
@@ -10,7 +10,8 @@ import { checkIntRange, checkIntVector, checkMatrix } from './validate';
  * a batch with no labelled position throws instead of returning NaN.
  *
  * @param scores float32 `[positions, vocab]` scores (flattened over batch and sequence).
- * @param labels int32 `[positions]` original token ids, `0 <= label < vocab`, 0 = ignored.
+ * @param labels int32 `[positions]` original token ids, `0 <= label < vocab`, 0 = ignored: a tensor
+ *   (read back once) or an `Int32Array` (checked on the host, nothing read back).
  * @returns a new float32 scalar owned by the caller; every intermediate tensor is disposed.
  * @throws Error naming the argument on a wrong rank, dtype or size, a label out of range, or no
  *   labelled position.
@@ -20,12 +21,11 @@ import { checkIntRange, checkIntVector, checkMatrix } from './validate';
  * loss.dispose();
  * ```
  */
-export function mlmLoss(scores: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+export function mlmLoss(scores: tf.Tensor2D, labels: tf.Tensor1D | Int32Array): tf.Scalar {
   const fn = 'mlmLoss';
   checkMatrix(fn, 'scores', scores, '[positions, vocab]');
   const [positions, vocab] = scores.shape;
-  checkIntVector(fn, 'labels', labels, positions, 'scores');
-  const values = checkIntRange(fn, 'labels', labels, vocab, 'vocabulary size (scores.shape[1])');
+  const values = intLabels(fn, 'labels', labels, positions, 'scores', vocab, 'vocabulary size (scores.shape[1])');
   let labelled = 0;
   for (const v of values) if (v !== 0) labelled++;
   if (labelled === 0) {
@@ -35,8 +35,9 @@ export function mlmLoss(scores: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
   }
 
   return tf.tidy(() => {
-    const keep = tf.reshape(tf.cast(tf.notEqual(labels, 0), 'float32'), [positions, 1]);
-    const targets = tf.mul(oneHotRows(labels, vocab), keep) as tf.Tensor2D;
+    const labelTensor = labels instanceof Int32Array ? tf.tensor1d(labels, 'int32') : labels;
+    const keep = tf.reshape(tf.cast(tf.notEqual(labelTensor, 0), 'float32'), [positions, 1]);
+    const targets = tf.mul(oneHotRows(labelTensor, vocab), keep) as tf.Tensor2D;
     return crossEntropySum(scores, targets, labelled);
   });
 }

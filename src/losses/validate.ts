@@ -76,18 +76,56 @@ export function checkIntVector(fn: string, name: string, t: tf.Tensor, length: n
 }
 
 /**
- * Asserts every value of the int32 vector `t` lies in `[0, upper)` and returns the values (read
- * with `dataSync`; label vectors are small).
+ * Asserts every value of `values` lies in `[0, upper)`.
  */
-export function checkIntRange(fn: string, name: string, t: tf.Tensor, upper: number, upperName: string): Int32Array {
-  const values = t.dataSync() as Int32Array;
+function checkRange(fn: string, name: string, values: Int32Array, upper: number, upperName: string): void {
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (v < 0 || v >= upper) {
       throw new Error(`${fn}: ${name}[${i}] = ${v} is out of range: expected 0 <= ${name} < ${upperName} = ${upper}`);
     }
   }
+}
+
+/**
+ * The values of an int32 label vector of `length` entries (one per row of `rowsName`), each in
+ * `[0, upper)`. An `Int32Array` is checked where it is (no device read); a tensor is checked for
+ * rank, dtype and length, then read back once with `dataSync` (label vectors are small).
+ */
+export function intLabels(
+  fn: string,
+  name: string,
+  labels: tf.Tensor | Int32Array,
+  length: number,
+  rowsName: string,
+  upper: number,
+  upperName: string,
+): Int32Array {
+  if (labels instanceof Int32Array) {
+    if (labels.length !== length) {
+      throw new Error(`${fn}: ${name} must have ${length} entries (one per row of ${rowsName}), got ${labels.length}`);
+    }
+    checkRange(fn, name, labels, upper, upperName);
+    return labels;
+  }
+  if (!isTensor(labels)) {
+    throw new Error(`${fn}: ${name} must be an int32 tensor or an Int32Array, got ${describe(labels)}`);
+  }
+  checkIntVector(fn, name, labels, length, rowsName);
+  const values = labels.dataSync() as Int32Array;
+  checkRange(fn, name, values, upper, upperName);
   return values;
+}
+
+function isTensor(x: unknown): x is tf.Tensor {
+  return typeof x === 'object' && x !== null && 'dataSync' in x && 'shape' in x && 'dtype' in x;
+}
+
+function describe(x: unknown): string {
+  if (x === null) return 'null';
+  if (ArrayBuffer.isView(x)) return x.constructor.name;
+  if (Array.isArray(x)) return 'an array';
+  return typeof x;
 }
 
 /** Asserts `value` is a finite number greater than zero. */

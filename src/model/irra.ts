@@ -89,6 +89,8 @@ interface CheckedBatch {
   captionIds: Int32Array;
   /** The MLM labels' values (with 'mlm'). */
   mlmLabels: Int32Array | null;
+  /** The pids' values (with 'id', where their range is checked). */
+  pids: Int32Array | null;
 }
 
 /** Losses and accuracies of {@link IRRA.computeLosses}: new scalars, owned by the caller. */
@@ -524,8 +526,10 @@ export class IRRA {
     sameBatch('batch.captionIds', captionIds, l);
     checkInt32Vector(pids, 'batch.pids', b);
     sameBatch('batch.pids', pids, 1);
+    let pidValues: Int32Array | null = null;
     if (this.config.lossNames.includes('id')) {
-      const v = pids instanceof Int32Array ? pids : pids.dataSync();
+      const v = pids instanceof Int32Array ? pids : (pids.dataSync() as Int32Array);
+      pidValues = v;
       const bad = v.findIndex((p) => p < 0 || p >= this.config.numClasses);
       if (bad >= 0) {
         throw new Error(`batch.pids must lie in [0, ${this.config.numClasses}) (numClasses), got ${v[bad]} at ${bad}`);
@@ -545,12 +549,12 @@ export class IRRA {
       sameBatch('batch.mlmIds', batch.mlmIds, l);
       sameBatch('batch.mlmLabels', batch.mlmLabels, l);
     }
-    return { b, captionIds: ids, mlmLabels };
+    return { b, captionIds: ids, mlmLabels, pids: pidValues };
   }
 
   /** The shared forward pass: flattened intermediate tensors (inside the caller's tidy). */
   private run(batch: AnyBatch, full: boolean) {
-    const { b, captionIds, mlmLabels } = this.checkBatch(batch);
+    const { b, captionIds, mlmLabels, pids } = this.checkBatch(batch);
     const c = this.config;
     const n = this.visual.numTokens;
     const l = c.contextLength;
@@ -580,7 +584,7 @@ export class IRRA {
     let mlmTextSeq: tf.Tensor2D | null = null;
     let fused: tf.Tensor2D | null = null;
     let scores: tf.Tensor2D | null = null;
-    let scoreLabels: tf.Tensor1D | null = null;
+    let scoreLabels: Int32Array | null = null;
     if (this.crossModal && this.mlmHead && batch.mlmIds) {
       const mlmTrunk = bothTrunks
         ? (tf.slice(bothTrunks, [b * l, 0], [b * l, tw]) as tf.Tensor2D)
@@ -597,16 +601,13 @@ export class IRRA {
       if (labels && rows.length > 0) {
         const picked = embeddingLookup(fused, tf.tensor1d(rows, 'int32')) as tf.Tensor2D;
         scores = this.mlmHead.forwardFlat(picked);
-        scoreLabels = tf.tensor1d(
-          rows.map((i) => labels[i]),
-          'int32',
-        );
+        scoreLabels = Int32Array.from(rows, (i) => labels[i]);
       } else {
         scores = this.mlmHead.forwardFlat(fused);
-        if (mlmLabels) scoreLabels = tf.tensor1d(mlmLabels, 'int32');
+        if (mlmLabels) scoreLabels = mlmLabels;
       }
     }
-    return { b, imageSeq, imageFeats, textSeq, textFeats, mlmTextSeq, fused, scores, scoreLabels };
+    return { b, imageSeq, imageFeats, textSeq, textFeats, mlmTextSeq, fused, scores, scoreLabels, pids };
   }
 
   /**
@@ -657,13 +658,14 @@ export class IRRA {
         const bias = read1d(this.classifierBias);
         const imageLogits = linear(r.imageFeats, w, bias);
         const textLogits = linear(r.textFeats, w, bias);
-        out.id_loss = tf.mul(idLoss(imageLogits, textLogits, pids), c.idLossWeight) as tf.Scalar;
+        // The pids' values were checked in checkBatch: the loss gets them from host memory.
+        out.id_loss = tf.mul(idLoss(imageLogits, textLogits, r.pids ?? pids), c.idLossWeight) as tf.Scalar;
         out.img_acc = accuracy(imageLogits, pids);
         out.txt_acc = accuracy(textLogits, pids);
       }
       if (r.scores && r.scoreLabels) {
-        const labels = r.scoreLabels;
-        out.mlm_loss = tf.mul(mlmLoss(r.scores, labels), c.mlmLossWeight) as tf.Scalar;
+        out.mlm_loss = tf.mul(mlmLoss(r.scores, r.scoreLabels), c.mlmLossWeight) as tf.Scalar;
+        const labels = tf.tensor1d(r.scoreLabels, 'int32');
         const labelled = tf.cast(tf.notEqual(labels, 0), 'float32');
         const right = tf.mul(tf.cast(tf.equal(tf.argMax(r.scores, 1), labels), 'float32'), labelled);
         out.mlm_acc = tf.div(tf.sum(right), tf.sum(labelled)) as tf.Scalar;

@@ -8,6 +8,9 @@ import '@tensorflow/tfjs-backend-wasm';
 import { afterAll } from 'vitest';
 import { printParityReport } from '../helpers/compare';
 import { setSharedReader } from '../helpers/fixtures';
+import { configureFastCheckSeed } from './fast_check_seed';
+
+configureFastCheckSeed(process.env.FC_SEED);
 
 const shared = process.env.IRRA_SHARED ?? resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared');
 if (!existsSync(join(shared, 'fixtures'))) {

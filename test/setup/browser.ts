@@ -7,6 +7,9 @@ import { afterAll, inject } from 'vitest';
 import { commands } from 'vitest/browser';
 import { printParityReport } from '../helpers/compare';
 import { setSharedReader } from '../helpers/fixtures';
+import { configureFastCheckSeed } from './fast_check_seed';
+
+configureFastCheckSeed(undefined);
 
 declare module 'vitest' {
   export interface ProvidedContext {
