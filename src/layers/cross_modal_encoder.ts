@@ -1,19 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
-import { layerNorm } from '../ops/layer_norm';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { firstShape, IrraLayer } from './irra_layer';
 import { MultiHeadAttention } from './multi_head_attention';
 import { Transformer } from './transformer';
 import {
-  checkLastAxis,
-  checkPositiveInt,
-  constantInit,
+  applyLayerNorm,
+  checkPositiveInts,
   type LayerArgs,
   type LayerNormWeights,
   layerNormEntries,
   prefixed,
   type ReferenceWeight,
-  randomSeed,
-  read1d,
   subSeed,
 } from './weights';
 
@@ -42,12 +39,11 @@ export interface CrossModalEncoderArgs extends LayerArgs {
  * const y = enc.apply([tf.randomNormal([2, 8, 64]), tf.randomNormal([2, 9, 64])]) as tf.Tensor; // [2, 8, 64]
  * ```
  */
-export class CrossModalEncoder extends tfl.layers.Layer {
+export class CrossModalEncoder extends IrraLayer {
   static readonly className = 'irra.CrossModalEncoder';
   readonly width: number;
   readonly heads: number;
   readonly depth: number;
-  readonly seed: number;
   readonly crossAttn: MultiHeadAttention;
   readonly transformer: Transformer;
   private lnPreT!: LayerNormWeights;
@@ -56,34 +52,30 @@ export class CrossModalEncoder extends tfl.layers.Layer {
 
   constructor(args: CrossModalEncoderArgs) {
     super(args);
-    for (const k of ['width', 'heads', 'depth'] as const) checkPositiveInt('CrossModalEncoder', k, args[k]);
+    checkPositiveInts('CrossModalEncoder', args, ['width', 'heads', 'depth']);
     this.width = args.width;
     this.heads = args.heads;
     this.depth = args.depth;
-    this.seed = args.seed ?? randomSeed();
     const scale = this.width ** -0.5;
-    this.crossAttn = new MultiHeadAttention({
-      width: this.width,
-      heads: this.heads,
-      cross: true,
-      inProjStd: scale,
-      outProjStd: scale * (2 * this.depth) ** -0.5,
-      seed: subSeed(this.seed, 0),
-    });
-    this.transformer = new Transformer({
-      width: this.width,
-      layers: this.depth,
-      heads: this.heads,
-      init: 'clip',
-      seed: subSeed(this.seed, 1),
-    });
-  }
-
-  /** Also applies to the sub-layers (zero initialization when weights will be loaded anyway). */
-  override setFastWeightInitDuringBuild(value: boolean): void {
-    super.setFastWeightInitDuringBuild(value);
-    this.crossAttn.setFastWeightInitDuringBuild(value);
-    this.transformer.setFastWeightInitDuringBuild(value);
+    this.crossAttn = this.subLayer(
+      new MultiHeadAttention({
+        width: this.width,
+        heads: this.heads,
+        cross: true,
+        inProjStd: scale,
+        outProjStd: scale * (2 * this.depth) ** -0.5,
+        seed: subSeed(this.seed, 0),
+      }),
+    );
+    this.transformer = this.subLayer(
+      new Transformer({
+        width: this.width,
+        layers: this.depth,
+        heads: this.heads,
+        init: 'clip',
+        seed: subSeed(this.seed, 1),
+      }),
+    );
   }
 
   /**
@@ -92,16 +84,11 @@ export class CrossModalEncoder extends tfl.layers.Layer {
    */
   override build(_inputShape: tfl.Shape | tfl.Shape[]): void {
     const e = this.width;
-    this.crossAttn.build([null, null, e]);
-    this.transformer.build([null, null, e]);
-    this._trainableWeights.push(...this.crossAttn.trainableWeights, ...this.transformer.trainableWeights);
-    const ln = (name: string): LayerNormWeights => ({
-      gamma: this.addWeight(`${name}.weight`, [e], 'float32', constantInit(1)),
-      beta: this.addWeight(`${name}.bias`, [e], 'float32', constantInit(0)),
-    });
-    this.lnPreT = ln('ln_pre_t');
-    this.lnPreI = ln('ln_pre_i');
-    this.lnPost = ln('ln_post');
+    this.buildSubLayer(this.crossAttn, e);
+    this.buildSubLayer(this.transformer, e);
+    this.lnPreT = this.addLayerNorm('ln_pre_t', e);
+    this.lnPreI = this.addLayerNorm('ln_pre_i', e);
+    this.lnPost = this.addLayerNorm('ln_post', e);
     this.built = true;
   }
 
@@ -128,11 +115,10 @@ export class CrossModalEncoder extends tfl.layers.Layer {
     imageLength: number,
   ): tf.Tensor2D {
     return tf.tidy(() => {
-      const q = layerNorm(text, read1d(this.lnPreT.gamma), read1d(this.lnPreT.beta));
-      const kv = layerNorm(image, read1d(this.lnPreI.gamma), read1d(this.lnPreI.beta));
+      const q = applyLayerNorm(text, this.lnPreT);
+      const kv = applyLayerNorm(image, this.lnPreI);
       const x = this.crossAttn.crossAttend(q, kv, batch, textLength, imageLength);
-      const y = this.transformer.forwardFlat(x, batch, textLength);
-      return layerNorm(y, read1d(this.lnPost.gamma), read1d(this.lnPost.beta));
+      return applyLayerNorm(this.transformer.forwardFlat(x, batch, textLength), this.lnPost);
     });
   }
 
@@ -144,31 +130,18 @@ export class CrossModalEncoder extends tfl.layers.Layer {
     if (!Array.isArray(inputs) || inputs.length !== 2) {
       throw new Error('CrossModalEncoder: expected inputs [text [B, Lt, E], image [B, Li, E]]');
     }
-    const [t, i] = inputs;
-    checkLastAxis('CrossModalEncoder', 'text', t.shape, this.width);
-    checkLastAxis('CrossModalEncoder', 'image', i.shape, this.width);
-    if (t.shape[0] !== i.shape[0]) {
-      throw new Error(
-        `CrossModalEncoder: text and image must have the same batch size, got [${t.shape}] and [${i.shape}]`,
-      );
-    }
-    const [b, lt] = t.shape;
-    const li = i.shape[1] as number;
-    return tf.tidy(() => {
-      const out = this.forwardFlat(tf.reshape(t, [b * lt, this.width]), tf.reshape(i, [b * li, this.width]), b, lt, li);
-      return tf.reshape(out, [b, lt, this.width]);
-    });
+    return this.tokenPairFlat(['text', 'image'], inputs, (t, i, b, lt, li) => this.forwardFlat(t, i, b, lt, li));
   }
 
   /** `[B, Lt, E]` from the text input shape. */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    const s = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
+    const s = firstShape(inputShape);
     return [s[0], s[1], this.width];
   }
 
   /** The constructor arguments (`width`, `heads`, `depth`, `seed`) for serialization. */
   override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), width: this.width, heads: this.heads, depth: this.depth, seed: this.seed };
+    return this.configOf(['width', 'heads', 'depth', 'seed']);
   }
 }
 tf.serialization.registerClass(CrossModalEncoder);

@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
-import { layerNorm } from '../ops/layer_norm';
-import { linear } from '../ops/linear';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { initSampler } from '../util/random';
+import { firstInput, firstShape, IrraLayer } from './irra_layer';
 import { quickGelu } from './quick_gelu';
 import {
-  checkPositiveInt,
-  constantInit,
+  applyLayerNorm,
+  applyLinear,
+  checkPositiveInts,
   type LayerArgs,
   type LayerNormWeights,
   type LinearWeights,
@@ -14,9 +14,6 @@ import {
   linearEntries,
   normalInit,
   type ReferenceWeight,
-  randomSeed,
-  read1d,
-  read2d,
   uniformInit,
 } from './weights';
 
@@ -47,26 +44,23 @@ export const MLM_HEAD_DEFAULT_DEPTH = 4;
  * const scores = head.apply(tf.randomNormal([2, 8, 64])) as tf.Tensor; // [2, 8, 100]
  * ```
  */
-export class MlmHead extends tfl.layers.Layer {
+export class MlmHead extends IrraLayer {
   static readonly className = 'irra.MlmHead';
   readonly width: number;
   readonly vocabSize: number;
   readonly denseStd: number;
   readonly fcStd: number;
-  readonly seed: number;
   private dense!: LinearWeights;
   private ln!: LayerNormWeights;
   private fc!: LinearWeights;
 
   constructor(args: MlmHeadArgs) {
     super(args);
-    checkPositiveInt('MlmHead', 'width', args.width);
-    checkPositiveInt('MlmHead', 'vocabSize', args.vocabSize);
+    checkPositiveInts('MlmHead', args, ['width', 'vocabSize']);
     this.width = args.width;
     this.vocabSize = args.vocabSize;
     this.denseStd = args.denseStd ?? (2 * this.width) ** -0.5;
     this.fcStd = args.fcStd ?? this.width ** -0.5 * (2 * MLM_HEAD_DEFAULT_DEPTH) ** -0.5;
-    this.seed = args.seed ?? randomSeed();
   }
 
   /**
@@ -77,18 +71,9 @@ export class MlmHead extends tfl.layers.Layer {
     const e = this.width;
     const rng = initSampler(this.seed);
     const bound = 1 / Math.sqrt(e);
-    this.dense = {
-      kernel: this.addWeight('dense.weight', [e, e], 'float32', normalInit(rng, this.denseStd)),
-      bias: this.addWeight('dense.bias', [e], 'float32', uniformInit(rng, bound)),
-    };
-    this.ln = {
-      gamma: this.addWeight('ln.weight', [e], 'float32', constantInit(1)),
-      beta: this.addWeight('ln.bias', [e], 'float32', constantInit(0)),
-    };
-    this.fc = {
-      kernel: this.addWeight('fc.weight', [e, this.vocabSize], 'float32', normalInit(rng, this.fcStd)),
-      bias: this.addWeight('fc.bias', [this.vocabSize], 'float32', uniformInit(rng, bound)),
-    };
+    this.dense = this.addLinear('dense', e, e, normalInit(rng, this.denseStd), uniformInit(rng, bound));
+    this.ln = this.addLayerNorm('ln', e);
+    this.fc = this.addLinear('fc', e, this.vocabSize, normalInit(rng, this.fcStd), uniformInit(rng, bound));
     this.built = true;
   }
 
@@ -100,9 +85,8 @@ export class MlmHead extends tfl.layers.Layer {
   /** The head on flattened tokens `[rows, E]` → new scores `[rows, vocab]` (caller owns them). */
   forwardFlat(x: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
-      const h = quickGelu(linear(x, read2d(this.dense.kernel), read1d(this.dense.bias))) as tf.Tensor2D;
-      const n = layerNorm(h, read1d(this.ln.gamma), read1d(this.ln.beta));
-      return linear(n, read2d(this.fc.kernel), read1d(this.fc.bias));
+      const h = quickGelu(applyLinear(x, this.dense)) as tf.Tensor2D;
+      return applyLinear(applyLayerNorm(h, this.ln), this.fc);
     });
   }
 
@@ -111,7 +95,7 @@ export class MlmHead extends tfl.layers.Layer {
    * last axis is E.
    */
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    const x = firstInput(inputs);
     if (x.shape[x.rank - 1] !== this.width) {
       throw new Error(`MlmHead: input must have last axis ${this.width}, got shape [${x.shape}]`);
     }
@@ -123,20 +107,12 @@ export class MlmHead extends tfl.layers.Layer {
 
   /** The input shape with its last axis replaced by `vocabSize`. */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    const s = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
-    return [...s.slice(0, -1), this.vocabSize];
+    return [...firstShape(inputShape).slice(0, -1), this.vocabSize];
   }
 
   /** The constructor arguments (`width`, `vocabSize`, `denseStd`, `fcStd`, `seed`) for serialization. */
   override getConfig(): tf.serialization.ConfigDict {
-    return {
-      ...super.getConfig(),
-      width: this.width,
-      vocabSize: this.vocabSize,
-      denseStd: this.denseStd,
-      fcStd: this.fcStd,
-      seed: this.seed,
-    };
+    return this.configOf(['width', 'vocabSize', 'denseStd', 'fcStd', 'seed']);
   }
 }
 tf.serialization.registerClass(MlmHead);

@@ -1,18 +1,20 @@
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { attentionCore, causalMask } from '../ops/attention';
 import { linear } from '../ops/linear';
 import { initSampler } from '../util/random';
+import { firstShape, IrraLayer } from './irra_layer';
 import {
+  applyLinear,
   checkHeads,
-  checkLastAxis,
-  checkPositiveInt,
+  checkPositiveInts,
   constantInit,
   type LayerArgs,
   type LayerWeight,
+  type LinearWeights,
+  linearEntries,
   normalInit,
   type ReferenceWeight,
-  randomSeed,
   read1d,
   read2d,
   uniformInit,
@@ -57,7 +59,7 @@ export const MULTI_HEAD_ATTENTION_DEFAULTS = {
  * const y = attn.apply(tf.randomNormal([2, 5, 64])) as tf.Tensor; // [2, 5, 64]
  * ```
  */
-export class MultiHeadAttention extends tfl.layers.Layer {
+export class MultiHeadAttention extends IrraLayer {
   static readonly className = 'irra.MultiHeadAttention';
   readonly width: number;
   readonly heads: number;
@@ -65,16 +67,13 @@ export class MultiHeadAttention extends tfl.layers.Layer {
   readonly cross: boolean;
   readonly inProjStd: number | null;
   readonly outProjStd: number | null;
-  readonly seed: number;
   private inProjWeight!: LayerWeight;
   private inProjBias!: LayerWeight;
-  private outProjWeight!: LayerWeight;
-  private outProjBias!: LayerWeight;
+  private outProj!: LinearWeights;
 
   constructor(args: MultiHeadAttentionArgs) {
     super(args);
-    checkPositiveInt('MultiHeadAttention', 'width', args.width);
-    checkPositiveInt('MultiHeadAttention', 'heads', args.heads);
+    checkPositiveInts('MultiHeadAttention', args, ['width', 'heads']);
     checkHeads('MultiHeadAttention', args.width, args.heads);
     this.width = args.width;
     this.heads = args.heads;
@@ -82,7 +81,6 @@ export class MultiHeadAttention extends tfl.layers.Layer {
     this.cross = args.cross ?? MULTI_HEAD_ATTENTION_DEFAULTS.cross;
     this.inProjStd = args.inProjStd ?? MULTI_HEAD_ATTENTION_DEFAULTS.inProjStd;
     this.outProjStd = args.outProjStd ?? MULTI_HEAD_ATTENTION_DEFAULTS.outProjStd;
-    this.seed = args.seed ?? randomSeed();
   }
 
   /**
@@ -97,8 +95,7 @@ export class MultiHeadAttention extends tfl.layers.Layer {
     this.inProjWeight = this.addWeight('in_proj_weight', [e, 3 * e], 'float32', inInit);
     this.inProjBias = this.addWeight('in_proj_bias', [3 * e], 'float32', constantInit(0));
     const outInit = this.outProjStd === null ? uniformInit(rng, 1 / Math.sqrt(e)) : normalInit(rng, this.outProjStd);
-    this.outProjWeight = this.addWeight('out_proj.weight', [e, e], 'float32', outInit);
-    this.outProjBias = this.addWeight('out_proj.bias', [e], 'float32', constantInit(0));
+    this.outProj = this.addLinear('out_proj', e, e, outInit, constantInit(0));
     this.built = true;
   }
 
@@ -107,8 +104,7 @@ export class MultiHeadAttention extends tfl.layers.Layer {
     return [
       { name: 'in_proj_weight', weight: this.inProjWeight, layout: 'linear' },
       { name: 'in_proj_bias', weight: this.inProjBias, layout: 'identity' },
-      { name: 'out_proj.weight', weight: this.outProjWeight, layout: 'linear' },
-      { name: 'out_proj.bias', weight: this.outProjBias, layout: 'identity' },
+      ...linearEntries('out_proj', this.outProj),
     ];
   }
 
@@ -127,7 +123,7 @@ export class MultiHeadAttention extends tfl.layers.Layer {
         keyLength: length,
         mask,
       });
-      return linear(heads, read2d(this.outProjWeight), read1d(this.outProjBias));
+      return applyLinear(heads, this.outProj);
     });
   }
 
@@ -149,7 +145,7 @@ export class MultiHeadAttention extends tfl.layers.Layer {
       const kvp = linear(kv, tf.slice(w, [0, e], [e, 2 * e]), tf.slice(b, [e], [2 * e]));
       const mask = this.causal ? causalMask(queryLength) : null;
       const heads = attentionCore(qp, kvp, { batch, heads: this.heads, queryLength, keyLength, mask });
-      return linear(heads, read2d(this.outProjWeight), read1d(this.outProjBias));
+      return applyLinear(heads, this.outProj);
     });
   }
 
@@ -166,36 +162,14 @@ export class MultiHeadAttention extends tfl.layers.Layer {
           `MultiHeadAttention: a cross-attention layer takes [query, keyValue], got ${list.length} tensors`,
         );
       }
-      const [q, kv] = list;
-      checkLastAxis('MultiHeadAttention', 'query', q.shape, this.width);
-      checkLastAxis('MultiHeadAttention', 'keyValue', kv.shape, this.width);
-      if (q.shape[0] !== kv.shape[0]) {
-        throw new Error(
-          `MultiHeadAttention: query and keyValue must have the same batch size, got [${q.shape}] and [${kv.shape}]`,
-        );
-      }
-      const [b, lq] = q.shape;
-      const lk = kv.shape[1] as number;
-      return tf.tidy(() => {
-        const out = this.crossAttend(
-          tf.reshape(q, [b * lq, this.width]),
-          tf.reshape(kv, [b * lk, this.width]),
-          b,
-          lq,
-          lk,
-        );
-        return tf.reshape(out, [b, lq, this.width]);
-      });
+      return this.tokenPairFlat(['query', 'keyValue'], list, (q, kv, b, lq, lk) => this.crossAttend(q, kv, b, lq, lk));
     }
-    const x = list[0];
-    checkLastAxis('MultiHeadAttention', 'input', x.shape, this.width);
-    const [b, l] = x.shape;
-    return tf.tidy(() => tf.reshape(this.selfAttend(tf.reshape(x, [b * l, this.width]), b, l), [b, l, this.width]));
+    return this.tokensFlat(list[0], (x, b, l) => this.selfAttend(x, b, l));
   }
 
   /** `[B, L, E]` from the (first) input shape; throws unless it has rank 3. */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    const first = Array.isArray(inputShape[0]) ? (inputShape[0] as tfl.Shape) : (inputShape as tfl.Shape);
+    const first = firstShape(inputShape);
     if (first.length !== 3) {
       throw new Error(`MultiHeadAttention: expected input shape [batch, length, ${this.width}], got [${first}]`);
     }
@@ -207,16 +181,7 @@ export class MultiHeadAttention extends tfl.layers.Layer {
    * for serialization.
    */
   override getConfig(): tf.serialization.ConfigDict {
-    return {
-      ...super.getConfig(),
-      width: this.width,
-      heads: this.heads,
-      causal: this.causal,
-      cross: this.cross,
-      inProjStd: this.inProjStd,
-      outProjStd: this.outProjStd,
-      seed: this.seed,
-    };
+    return this.configOf(['width', 'heads', 'causal', 'cross', 'inProjStd', 'outProjStd', 'seed']);
   }
 }
 tf.serialization.registerClass(MultiHeadAttention);

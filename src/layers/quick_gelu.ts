@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { customOp } from '../ops/custom_op';
+import { firstInput } from './irra_layer';
 
 /** The constant of CLIP's QuickGELU, `x · sigmoid(1.702 · x)`. */
 export const QUICK_GELU_ALPHA = 1.702;
@@ -40,8 +41,7 @@ export class QuickGELU extends tfl.layers.Layer {
 
   /** {@link quickGelu} of the (first) input: a new tensor of the same shape, owned by the caller. */
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    const x = Array.isArray(inputs) ? inputs[0] : inputs;
-    return quickGelu(x);
+    return quickGelu(firstInput(inputs));
   }
 
   /** The input shape, unchanged. */

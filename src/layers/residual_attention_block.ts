@@ -1,14 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
-import { layerNorm } from '../ops/layer_norm';
-import { linear } from '../ops/linear';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { initSampler } from '../util/random';
+import { firstInput, IrraLayer } from './irra_layer';
 import { MultiHeadAttention } from './multi_head_attention';
 import { quickGelu } from './quick_gelu';
 import {
-  checkLastAxis,
-  checkPositiveInt,
-  constantInit,
+  applyLayerNorm,
+  applyLinear,
+  checkPositiveInts,
   type LayerArgs,
   type LayerNormWeights,
   type LinearWeights,
@@ -17,9 +16,6 @@ import {
   normalInit,
   prefixed,
   type ReferenceWeight,
-  randomSeed,
-  read1d,
-  read2d,
   subSeed,
   uniformInit,
 } from './weights';
@@ -52,13 +48,12 @@ export interface ResidualAttentionBlockArgs extends LayerArgs {
  * const y = block.apply(tf.randomNormal([2, 5, 64])) as tf.Tensor;
  * ```
  */
-export class ResidualAttentionBlock extends tfl.layers.Layer {
+export class ResidualAttentionBlock extends IrraLayer {
   static readonly className = 'irra.ResidualAttentionBlock';
   readonly width: number;
   readonly heads: number;
   readonly causal: boolean;
   readonly initStd: { attn: number; proj: number; fc: number } | null;
-  readonly seed: number;
   readonly attn: MultiHeadAttention;
   private ln1!: LayerNormWeights;
   private ln2!: LayerNormWeights;
@@ -67,27 +62,21 @@ export class ResidualAttentionBlock extends tfl.layers.Layer {
 
   constructor(args: ResidualAttentionBlockArgs) {
     super(args);
-    checkPositiveInt('ResidualAttentionBlock', 'width', args.width);
-    checkPositiveInt('ResidualAttentionBlock', 'heads', args.heads);
+    checkPositiveInts('ResidualAttentionBlock', args, ['width', 'heads']);
     this.width = args.width;
     this.heads = args.heads;
     this.causal = args.causal ?? false;
     this.initStd = args.initStd ?? null;
-    this.seed = args.seed ?? randomSeed();
-    this.attn = new MultiHeadAttention({
-      width: this.width,
-      heads: this.heads,
-      causal: this.causal,
-      inProjStd: this.initStd?.attn ?? null,
-      outProjStd: this.initStd?.proj ?? null,
-      seed: subSeed(this.seed, 0),
-    });
-  }
-
-  /** Also applies to the sub-layers (zero initialization when weights will be loaded anyway). */
-  override setFastWeightInitDuringBuild(value: boolean): void {
-    super.setFastWeightInitDuringBuild(value);
-    this.attn.setFastWeightInitDuringBuild(value);
+    this.attn = this.subLayer(
+      new MultiHeadAttention({
+        width: this.width,
+        heads: this.heads,
+        causal: this.causal,
+        inProjStd: this.initStd?.attn ?? null,
+        outProjStd: this.initStd?.proj ?? null,
+        seed: subSeed(this.seed, 0),
+      }),
+    );
   }
 
   /**
@@ -97,26 +86,13 @@ export class ResidualAttentionBlock extends tfl.layers.Layer {
   override build(_inputShape: tfl.Shape | tfl.Shape[]): void {
     const e = this.width;
     const rng = initSampler(this.seed);
-    this.attn.build([null, null, e]);
-    this._trainableWeights.push(...this.attn.trainableWeights);
-    this.ln1 = {
-      gamma: this.addWeight('ln_1.weight', [e], 'float32', constantInit(1)),
-      beta: this.addWeight('ln_1.bias', [e], 'float32', constantInit(0)),
-    };
+    this.buildSubLayer(this.attn, e);
+    this.ln1 = this.addLayerNorm('ln_1', e);
     const fcInit = this.initStd ? normalInit(rng, this.initStd.fc) : uniformInit(rng, 1 / Math.sqrt(e));
-    this.cFc = {
-      kernel: this.addWeight('mlp.c_fc.weight', [e, 4 * e], 'float32', fcInit),
-      bias: this.addWeight('mlp.c_fc.bias', [4 * e], 'float32', uniformInit(rng, 1 / Math.sqrt(e))),
-    };
+    this.cFc = this.addLinear('mlp.c_fc', e, 4 * e, fcInit, uniformInit(rng, 1 / Math.sqrt(e)));
     const projInit = this.initStd ? normalInit(rng, this.initStd.proj) : uniformInit(rng, 1 / Math.sqrt(4 * e));
-    this.cProj = {
-      kernel: this.addWeight('mlp.c_proj.weight', [4 * e, e], 'float32', projInit),
-      bias: this.addWeight('mlp.c_proj.bias', [e], 'float32', uniformInit(rng, 1 / Math.sqrt(4 * e))),
-    };
-    this.ln2 = {
-      gamma: this.addWeight('ln_2.weight', [e], 'float32', constantInit(1)),
-      beta: this.addWeight('ln_2.bias', [e], 'float32', constantInit(0)),
-    };
+    this.cProj = this.addLinear('mlp.c_proj', 4 * e, e, projInit, uniformInit(rng, 1 / Math.sqrt(4 * e)));
+    this.ln2 = this.addLayerNorm('ln_2', e);
     this.built = true;
   }
 
@@ -134,20 +110,15 @@ export class ResidualAttentionBlock extends tfl.layers.Layer {
   /** The block on flattened tokens `[B · L, E]` → new `[B · L, E]` (caller owns it). */
   forwardFlat(x: tf.Tensor2D, batch: number, length: number): tf.Tensor2D {
     return tf.tidy(() => {
-      const a = this.attn.selfAttend(layerNorm(x, read1d(this.ln1.gamma), read1d(this.ln1.beta)), batch, length);
-      const h = tf.add(x, a) as tf.Tensor2D;
-      const n = layerNorm(h, read1d(this.ln2.gamma), read1d(this.ln2.beta));
-      const m = quickGelu(linear(n, read2d(this.cFc.kernel), read1d(this.cFc.bias))) as tf.Tensor2D;
-      return tf.add(h, linear(m, read2d(this.cProj.kernel), read1d(this.cProj.bias))) as tf.Tensor2D;
+      const h = tf.add(x, this.attn.selfAttend(applyLayerNorm(x, this.ln1), batch, length)) as tf.Tensor2D;
+      const m = quickGelu(applyLinear(applyLayerNorm(h, this.ln2), this.cFc)) as tf.Tensor2D;
+      return tf.add(h, applyLinear(m, this.cProj)) as tf.Tensor2D;
     });
   }
 
   /** Float32 `[B, L, E]` → new `[B, L, E]` (caller owns it). Throws unless the last axis is E. */
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    const x = Array.isArray(inputs) ? inputs[0] : inputs;
-    checkLastAxis('ResidualAttentionBlock', 'input', x.shape, this.width);
-    const [b, l] = x.shape;
-    return tf.tidy(() => tf.reshape(this.forwardFlat(tf.reshape(x, [b * l, this.width]), b, l), x.shape));
+    return this.tokensFlat(firstInput(inputs), (x, b, l) => this.forwardFlat(x, b, l));
   }
 
   /** The input shape, unchanged. */
@@ -157,14 +128,7 @@ export class ResidualAttentionBlock extends tfl.layers.Layer {
 
   /** The constructor arguments (`width`, `heads`, `causal`, `initStd`, `seed`) for serialization. */
   override getConfig(): tf.serialization.ConfigDict {
-    return {
-      ...super.getConfig(),
-      width: this.width,
-      heads: this.heads,
-      causal: this.causal,
-      initStd: this.initStd,
-      seed: this.seed,
-    };
+    return this.configOf(['width', 'heads', 'causal', 'initStd', 'seed']);
   }
 }
 tf.serialization.registerClass(ResidualAttentionBlock);

@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { embeddingLookup } from '../ops/embedding';
-import { layerNorm } from '../ops/layer_norm';
 import { linear } from '../ops/linear';
 import { initSampler } from '../util/random';
+import { firstInput, firstShape, IrraLayer } from './irra_layer';
 import { Transformer } from './transformer';
 import {
-  checkPositiveInt,
-  constantInit,
+  applyLayerNorm,
+  checkPositiveInts,
   type LayerArgs,
   type LayerNormWeights,
   type LayerWeight,
@@ -15,8 +15,6 @@ import {
   normalInit,
   prefixed,
   type ReferenceWeight,
-  randomSeed,
-  read1d,
   read2d,
   subSeed,
 } from './weights';
@@ -57,7 +55,7 @@ export interface CheckIdsOptions {
  * const tokens = text.apply(tf.tensor2d([[98, 5, 99, 0, 0, 0, 0, 0]], [1, 8], 'int32')) as tf.Tensor; // [1, 8, 32]
  * ```
  */
-export class TextTransformer extends tfl.layers.Layer {
+export class TextTransformer extends IrraLayer {
   static readonly className = 'irra.TextTransformer';
   readonly contextLength: number;
   readonly vocabSize: number;
@@ -65,7 +63,6 @@ export class TextTransformer extends tfl.layers.Layer {
   readonly layers: number;
   readonly heads: number;
   readonly outputDim: number;
-  readonly seed: number;
   readonly transformer: Transformer;
   private tokenEmbedding!: LayerWeight;
   private positionalEmbedding!: LayerWeight;
@@ -74,35 +71,28 @@ export class TextTransformer extends tfl.layers.Layer {
 
   constructor(args: TextTransformerArgs) {
     super(args);
-    for (const k of ['contextLength', 'vocabSize', 'width', 'layers', 'heads', 'outputDim'] as const) {
-      checkPositiveInt('TextTransformer', k, args[k]);
-    }
+    checkPositiveInts('TextTransformer', args, ['contextLength', 'vocabSize', 'width', 'layers', 'heads', 'outputDim']);
     this.contextLength = args.contextLength;
     this.vocabSize = args.vocabSize;
     this.width = args.width;
     this.layers = args.layers;
     this.heads = args.heads;
     this.outputDim = args.outputDim;
-    this.seed = args.seed ?? randomSeed();
-    this.transformer = new Transformer({
-      width: this.width,
-      layers: this.layers,
-      heads: this.heads,
-      causal: true,
-      init: 'clip',
-      seed: subSeed(this.seed, 0),
-    });
+    this.transformer = this.subLayer(
+      new Transformer({
+        width: this.width,
+        layers: this.layers,
+        heads: this.heads,
+        causal: true,
+        init: 'clip',
+        seed: subSeed(this.seed, 0),
+      }),
+    );
   }
 
   /** The end-of-text id: the largest id, `vocabSize - 1`. */
   get eotId(): number {
     return this.vocabSize - 1;
-  }
-
-  /** Also applies to the sub-layers (zero initialization when weights will be loaded anyway). */
-  override setFastWeightInitDuringBuild(value: boolean): void {
-    super.setFastWeightInitDuringBuild(value);
-    this.transformer.setFastWeightInitDuringBuild(value);
   }
 
   /**
@@ -120,18 +110,14 @@ export class TextTransformer extends tfl.layers.Layer {
       normalInit(rng, 0.01),
     );
     this.textProjection = this.addWeight('text_projection', [w, this.outputDim], 'float32', normalInit(rng, w ** -0.5));
-    this.transformer.build([null, null, w]);
-    this._trainableWeights.push(...this.transformer.trainableWeights);
+    this.buildSubLayer(this.transformer, w);
     this.tokenEmbedding = this.addWeight(
       'token_embedding.weight',
       [this.vocabSize, w],
       'float32',
       normalInit(rng, 0.02),
     );
-    this.lnFinal = {
-      gamma: this.addWeight('ln_final.weight', [w], 'float32', constantInit(1)),
-      beta: this.addWeight('ln_final.bias', [w], 'float32', constantInit(0)),
-    };
+    this.lnFinal = this.addLayerNorm('ln_final', w);
     this.built = true;
   }
 
@@ -205,9 +191,7 @@ export class TextTransformer extends tfl.layers.Layer {
 
   /** `ln_final` and `@ text_projection` on flattened tokens `[rows, width]` → new `[rows, outputDim]`. */
   head(x: tf.Tensor2D): tf.Tensor2D {
-    return tf.tidy(() =>
-      linear(layerNorm(x, read1d(this.lnFinal.gamma), read1d(this.lnFinal.beta)), read2d(this.textProjection)),
-    );
+    return tf.tidy(() => linear(applyLayerNorm(x, this.lnFinal), read2d(this.textProjection)));
   }
 
   /**
@@ -258,14 +242,12 @@ export class TextTransformer extends tfl.layers.Layer {
    * `[B, contextLength, outputDim]` (caller owns it).
    */
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    const x = Array.isArray(inputs) ? inputs[0] : inputs;
-    return this.tokens(x as tf.Tensor2D);
+    return this.tokens(firstInput(inputs) as tf.Tensor2D);
   }
 
   /** `[B, contextLength, outputDim]`. */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    const s = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
-    return [s[0], this.contextLength, this.outputDim];
+    return [firstShape(inputShape)[0], this.contextLength, this.outputDim];
   }
 
   /**
@@ -273,16 +255,7 @@ export class TextTransformer extends tfl.layers.Layer {
    * `seed`) for serialization.
    */
   override getConfig(): tf.serialization.ConfigDict {
-    return {
-      ...super.getConfig(),
-      contextLength: this.contextLength,
-      vocabSize: this.vocabSize,
-      width: this.width,
-      layers: this.layers,
-      heads: this.heads,
-      outputDim: this.outputDim,
-      seed: this.seed,
-    };
+    return this.configOf(['contextLength', 'vocabSize', 'width', 'layers', 'heads', 'outputDim', 'seed']);
   }
 }
 tf.serialization.registerClass(TextTransformer);

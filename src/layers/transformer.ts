@@ -1,16 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { checkpoint } from '../ops/checkpoint';
+import { firstInput, IrraLayer } from './irra_layer';
 import { ResidualAttentionBlock } from './residual_attention_block';
-import {
-  checkLastAxis,
-  checkPositiveInt,
-  type LayerArgs,
-  prefixed,
-  type ReferenceWeight,
-  randomSeed,
-  subSeed,
-} from './weights';
+import { checkPositiveInts, type LayerArgs, prefixed, type ReferenceWeight, subSeed } from './weights';
 
 /**
  * Initialization scheme of a {@link Transformer}: `'clip'` = CLIP's `initialize_parameters` (and
@@ -51,14 +44,13 @@ export const TRANSFORMER_DEFAULTS = { causal: false, init: 'clip', gradientCheck
  * const y = t.apply(tf.randomNormal([2, 5, 64])) as tf.Tensor;
  * ```
  */
-export class Transformer extends tfl.layers.Layer {
+export class Transformer extends IrraLayer {
   static readonly className = 'irra.Transformer';
   readonly width: number;
   readonly layers: number;
   readonly heads: number;
   readonly causal: boolean;
   readonly init: TransformerInit;
-  readonly seed: number;
   readonly resblocks: ResidualAttentionBlock[];
   /**
    * When true, each block is a {@link checkpoint}: the gradient tape keeps only the block inputs
@@ -69,9 +61,7 @@ export class Transformer extends tfl.layers.Layer {
 
   constructor(args: TransformerArgs) {
     super(args);
-    checkPositiveInt('Transformer', 'width', args.width);
-    checkPositiveInt('Transformer', 'layers', args.layers);
-    checkPositiveInt('Transformer', 'heads', args.heads);
+    checkPositiveInts('Transformer', args, ['width', 'layers', 'heads']);
     this.width = args.width;
     this.layers = args.layers;
     this.heads = args.heads;
@@ -80,7 +70,6 @@ export class Transformer extends tfl.layers.Layer {
     if (this.init !== 'clip' && this.init !== 'torch') {
       throw new Error(`Transformer: init must be 'clip' or 'torch', got ${String(this.init)}`);
     }
-    this.seed = args.seed ?? randomSeed();
     this.gradientCheckpointing = args.gradientCheckpointing ?? TRANSFORMER_DEFAULTS.gradientCheckpointing;
     const scale = this.width ** -0.5;
     const initStd =
@@ -90,29 +79,22 @@ export class Transformer extends tfl.layers.Layer {
     this.resblocks = [];
     for (let i = 0; i < this.layers; i++) {
       this.resblocks.push(
-        new ResidualAttentionBlock({
-          width: this.width,
-          heads: this.heads,
-          causal: this.causal,
-          initStd,
-          seed: subSeed(this.seed, i),
-        }),
+        this.subLayer(
+          new ResidualAttentionBlock({
+            width: this.width,
+            heads: this.heads,
+            causal: this.causal,
+            initStd,
+            seed: subSeed(this.seed, i),
+          }),
+        ),
       );
     }
   }
 
-  /** Also applies to the blocks (zero initialization when weights will be loaded anyway). */
-  override setFastWeightInitDuringBuild(value: boolean): void {
-    super.setFastWeightInitDuringBuild(value);
-    for (const block of this.resblocks) block.setFastWeightInitDuringBuild(value);
-  }
-
   /** Builds every block for width `width` (input shape ignored) and collects their weights. */
   override build(_inputShape: tfl.Shape | tfl.Shape[]): void {
-    for (const block of this.resblocks) {
-      block.build([null, null, this.width]);
-      this._trainableWeights.push(...block.trainableWeights);
-    }
+    for (const block of this.resblocks) this.buildSubLayer(block, this.width);
     this.built = true;
   }
 
@@ -144,10 +126,7 @@ export class Transformer extends tfl.layers.Layer {
    * `width`.
    */
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    const x = Array.isArray(inputs) ? inputs[0] : inputs;
-    checkLastAxis('Transformer', 'input', x.shape, this.width);
-    const [b, l] = x.shape;
-    return tf.tidy(() => tf.reshape(this.forwardFlat(tf.reshape(x, [b * l, this.width]), b, l), x.shape));
+    return this.tokensFlat(firstInput(inputs), (x, b, l) => this.forwardFlat(x, b, l));
   }
 
   /** The input shape, unchanged. */
@@ -160,16 +139,7 @@ export class Transformer extends tfl.layers.Layer {
    * `gradientCheckpointing`) for serialization.
    */
   override getConfig(): tf.serialization.ConfigDict {
-    return {
-      ...super.getConfig(),
-      width: this.width,
-      layers: this.layers,
-      heads: this.heads,
-      causal: this.causal,
-      init: this.init,
-      seed: this.seed,
-      gradientCheckpointing: this.gradientCheckpointing,
-    };
+    return this.configOf(['width', 'layers', 'heads', 'causal', 'init', 'seed', 'gradientCheckpointing']);
   }
 }
 tf.serialization.registerClass(Transformer);

@@ -1,14 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { patchGrid } from '../config';
-import { layerNorm } from '../ops/layer_norm';
 import { linear } from '../ops/linear';
 import { extractPatches } from '../ops/patches';
 import { initSampler } from '../util/random';
+import { firstInput, firstShape, IrraLayer } from './irra_layer';
 import { Transformer } from './transformer';
 import {
+  applyLayerNorm,
   checkPositiveInt,
-  constantInit,
+  checkPositiveInts,
   type LayerArgs,
   type LayerNormWeights,
   type LayerWeight,
@@ -16,8 +17,6 @@ import {
   normalInit,
   prefixed,
   type ReferenceWeight,
-  randomSeed,
-  read1d,
   read2d,
   subSeed,
   uniformInit,
@@ -59,7 +58,7 @@ export const IMAGE_CHANNELS = 3;
  * const tokens = vit.apply(tf.randomNormal([2, 32, 16, 3])) as tf.Tensor; // [2, 9, 32]
  * ```
  */
-export class VisionTransformer extends tfl.layers.Layer {
+export class VisionTransformer extends IrraLayer {
   static readonly className = 'irra.VisionTransformer';
   readonly imageSize: [number, number];
   readonly patchSize: number;
@@ -68,7 +67,6 @@ export class VisionTransformer extends tfl.layers.Layer {
   readonly layers: number;
   readonly heads: number;
   readonly outputDim: number;
-  readonly seed: number;
   /** Patch grid rows. */
   readonly gridY: number;
   /** Patch grid columns. */
@@ -89,9 +87,7 @@ export class VisionTransformer extends tfl.layers.Layer {
     }
     checkPositiveInt(n, 'imageSize[0]', args.imageSize[0]);
     checkPositiveInt(n, 'imageSize[1]', args.imageSize[1]);
-    for (const k of ['patchSize', 'strideSize', 'width', 'layers', 'heads', 'outputDim'] as const) {
-      checkPositiveInt(n, k, args[k]);
-    }
+    checkPositiveInts(n, args, ['patchSize', 'strideSize', 'width', 'layers', 'heads', 'outputDim']);
     if (args.imageSize[0] < args.patchSize || args.imageSize[1] < args.patchSize) {
       throw new Error(`${n}: imageSize [${args.imageSize}] must be at least patchSize ${args.patchSize} on each side`);
     }
@@ -102,26 +98,21 @@ export class VisionTransformer extends tfl.layers.Layer {
     this.layers = args.layers;
     this.heads = args.heads;
     this.outputDim = args.outputDim;
-    this.seed = args.seed ?? randomSeed();
     [this.gridY, this.gridX] = patchGrid(this.imageSize, this.patchSize, this.strideSize);
-    this.transformer = new Transformer({
-      width: this.width,
-      layers: this.layers,
-      heads: this.heads,
-      init: 'torch',
-      seed: subSeed(this.seed, 0),
-    });
+    this.transformer = this.subLayer(
+      new Transformer({
+        width: this.width,
+        layers: this.layers,
+        heads: this.heads,
+        init: 'torch',
+        seed: subSeed(this.seed, 0),
+      }),
+    );
   }
 
   /** Tokens per image: `gridY · gridX + 1`. */
   get numTokens(): number {
     return this.gridY * this.gridX + 1;
-  }
-
-  /** Also applies to the sub-layers (zero initialization when weights will be loaded anyway). */
-  override setFastWeightInitDuringBuild(value: boolean): void {
-    super.setFastWeightInitDuringBuild(value);
-    this.transformer.setFastWeightInitDuringBuild(value);
   }
 
   /**
@@ -144,16 +135,9 @@ export class VisionTransformer extends tfl.layers.Layer {
     this.proj = this.addWeight('proj', [w, this.outputDim], 'float32', normalInit(rng, scale));
     const fanIn = IMAGE_CHANNELS * p * p;
     this.conv1 = this.addWeight('conv1.weight', [fanIn, w], 'float32', uniformInit(rng, 1 / Math.sqrt(fanIn)));
-    this.lnPre = {
-      gamma: this.addWeight('ln_pre.weight', [w], 'float32', constantInit(1)),
-      beta: this.addWeight('ln_pre.bias', [w], 'float32', constantInit(0)),
-    };
-    this.transformer.build([null, null, w]);
-    this._trainableWeights.push(...this.transformer.trainableWeights);
-    this.lnPost = {
-      gamma: this.addWeight('ln_post.weight', [w], 'float32', constantInit(1)),
-      beta: this.addWeight('ln_post.bias', [w], 'float32', constantInit(0)),
-    };
+    this.lnPre = this.addLayerNorm('ln_pre', w);
+    this.buildSubLayer(this.transformer, w);
+    this.lnPost = this.addLayerNorm('ln_post', w);
     this.built = true;
   }
 
@@ -200,18 +184,14 @@ export class VisionTransformer extends tfl.layers.Layer {
       const embedded = tf.reshape(linear(patches, read2d(this.conv1)), [b, n - 1, w]);
       const cls = tf.add(tf.zeros([b, 1, w]), tf.reshape(this.classEmbedding.read(), [1, 1, w]));
       const tokens = tf.add(tf.concat([cls, embedded], 1), this.positionalEmbedding.read());
-      const x = layerNorm(
-        tf.reshape(tokens, [b * n, w]) as tf.Tensor2D,
-        read1d(this.lnPre.gamma),
-        read1d(this.lnPre.beta),
-      );
+      const x = applyLayerNorm(tf.reshape(tokens, [b * n, w]) as tf.Tensor2D, this.lnPre);
       return this.transformer.forwardFlat(x, b, n);
     });
   }
 
   /** `ln_post` and `@ proj` on flattened tokens `[rows, width]` → new `[rows, outputDim]`. */
   head(x: tf.Tensor2D): tf.Tensor2D {
-    return tf.tidy(() => linear(layerNorm(x, read1d(this.lnPost.gamma), read1d(this.lnPost.beta)), read2d(this.proj)));
+    return tf.tidy(() => linear(applyLayerNorm(x, this.lnPost), read2d(this.proj)));
   }
 
   /** All tokens `[B, numTokens, outputDim]` of NHWC `images` (new tensor, caller owns it). */
@@ -250,14 +230,12 @@ export class VisionTransformer extends tfl.layers.Layer {
    * `[B, numTokens, outputDim]` (caller owns it).
    */
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    const x = Array.isArray(inputs) ? inputs[0] : inputs;
-    return this.tokens(x as tf.Tensor4D);
+    return this.tokens(firstInput(inputs) as tf.Tensor4D);
   }
 
   /** `[B, numTokens, outputDim]`. */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    const s = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
-    return [s[0], this.numTokens, this.outputDim];
+    return [firstShape(inputShape)[0], this.numTokens, this.outputDim];
   }
 
   /**
@@ -265,17 +243,8 @@ export class VisionTransformer extends tfl.layers.Layer {
    * `outputDim`, `seed`) for serialization.
    */
   override getConfig(): tf.serialization.ConfigDict {
-    return {
-      ...super.getConfig(),
-      imageSize: [...this.imageSize],
-      patchSize: this.patchSize,
-      strideSize: this.strideSize,
-      width: this.width,
-      layers: this.layers,
-      heads: this.heads,
-      outputDim: this.outputDim,
-      seed: this.seed,
-    };
+    const keys = ['imageSize', 'patchSize', 'strideSize', 'width', 'layers', 'heads', 'outputDim', 'seed'];
+    return { ...this.configOf(keys), imageSize: [...this.imageSize] };
   }
 }
 tf.serialization.registerClass(VisionTransformer);

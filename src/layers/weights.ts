@@ -4,6 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { layerNorm } from '../ops/layer_norm';
+import { linear } from '../ops/linear';
 import type { NormalSampler } from '../util/random';
 
 /** A tfjs-layers weight initializer. */
@@ -112,6 +114,14 @@ export interface LinearWeights {
   bias: LayerWeight;
 }
 
+/** LayerNorm (eps 1e-5) of `x` `[rows, E]` with the weights `w` → new `[rows, E]` (caller owns it). */
+export const applyLayerNorm = (x: tf.Tensor2D, w: LayerNormWeights): tf.Tensor2D =>
+  layerNorm(x, read1d(w.gamma), read1d(w.beta));
+
+/** `x @ kernel + bias` of `x` `[rows, in]` with the Linear weights `w` → new `[rows, out]` (caller owns it). */
+export const applyLinear = (x: tf.Tensor2D, w: LinearWeights): tf.Tensor2D =>
+  linear(x, read2d(w.kernel), read1d(w.bias));
+
 /** The reference names of a LayerNorm's weights under `prefix`. */
 export function layerNormEntries(prefix: string, w: LayerNormWeights): ReferenceWeight[] {
   return [
@@ -152,6 +162,11 @@ export function checkPositiveInt(layer: string, name: string, value: unknown): v
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
     throw new Error(`${layer}: ${name} must be a positive integer, got ${String(value)}`);
   }
+}
+
+/** Throws a clear error naming the first of `keys` whose value in `args` is not a positive integer. */
+export function checkPositiveInts<A extends object>(layer: string, args: A, keys: readonly (keyof A & string)[]): void {
+  for (const k of keys) checkPositiveInt(layer, k, args[k]);
 }
 
 /** Throws a clear error when `width` is not divisible by `heads`. */
