@@ -7,8 +7,8 @@
 import type * as LanceDB from '@lancedb/lancedb';
 import type * as Arrow from 'apache-arrow';
 import type { GalleryStore, RowMetadata, SearchHit, StoredRows, StoreSearchOptions } from '../types';
+import { StoreBase } from './base';
 import { type LanceModules, loadLance } from './lance_loader';
-import { SerialQueue } from './serial';
 import { checkAddInput, checkInteger, checkSearchInput, copyMetadata, rejectStored } from './validate';
 
 /** Defaults of {@link lanceStore}. */
@@ -140,16 +140,12 @@ function readBatch(batch: Arrow.RecordBatch, dim: number): ReadRows {
   return { ids, seqs, features: Float32Array.from(values), metadata };
 }
 
-class LanceStore implements LanceGalleryStore {
+class LanceStore extends StoreBase implements LanceGalleryStore {
   readonly kind = 'lancedb';
-  private readonly queue = new SerialQueue();
   private table: LanceDB.Table | null;
-  private width: number | null;
   private readonly ids: Set<string>;
   private nextSeq: number;
   private indexed: boolean;
-  private closed = false;
-  private version = 0;
 
   constructor(
     private readonly mods: LanceModules,
@@ -161,6 +157,7 @@ class LanceStore implements LanceGalleryStore {
     },
     opened: { table: LanceDB.Table | null; dim: number | null; ids: Set<string>; nextSeq: number; indexed: boolean },
   ) {
+    super('lanceStore');
     this.table = opened.table;
     this.width = opened.dim;
     this.ids = opened.ids;
@@ -168,24 +165,12 @@ class LanceStore implements LanceGalleryStore {
     this.indexed = opened.indexed;
   }
 
-  private open(what: string): void {
-    if (this.closed) throw new Error(`lanceStore.${what}: the store is closed`);
-  }
-
-  async dim(): Promise<number | null> {
-    this.open('dim');
-    return this.width;
-  }
-
-  async count(): Promise<number> {
-    this.open('count');
+  protected size(): number {
     return this.ids.size;
   }
 
-  async has(ids: readonly string[]): Promise<boolean[]> {
-    this.open('has');
-    if (!Array.isArray(ids)) throw new Error('lanceStore.has: ids: expected an array of strings');
-    return ids.map((id) => this.ids.has(id));
+  protected holds(id: string): boolean {
+    return this.ids.has(id);
   }
 
   private schema(dim: number): Arrow.Schema {
@@ -385,13 +370,7 @@ class LanceStore implements LanceGalleryStore {
   async *rows(blockSize = 4096): AsyncIterable<StoredRows> {
     this.open('rows');
     checkInteger('lanceStore.rows: blockSize', blockSize, 1);
-    const version = this.version;
-    const unchanged = () => {
-      this.open('rows');
-      if (this.version !== version) {
-        throw new Error('lanceStore.rows: the store was changed (add/remove) while its rows were being read');
-      }
-    };
+    const unchanged = this.unchangedCheck();
     const table = this.table;
     const dim = this.width;
     if (table === null || dim === null) return;

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GalleryStore, RowMetadata, SearchHit, StoredRows, StoreSearchOptions } from '../types';
-import { SerialQueue } from './serial';
+import { StoreBase } from './base';
 import { checkAddInput, checkInteger, checkSearchInput, copyMetadata, rejectStored } from './validate';
 
 /** Defaults of {@link memoryStore}. */
@@ -137,20 +137,17 @@ function mergeInto(
   return spare;
 }
 
-class MemoryStore implements GalleryStore {
+class MemoryStore extends StoreBase implements GalleryStore {
   readonly kind = 'memory';
   private readonly chunkRows: number;
   private readonly queryBlock: number;
   private readonly layout: MemoryStoreLayout;
-  private readonly queue = new SerialQueue();
   private readonly sealed: Sealed[] = [];
   private tail: Tail = { ids: [], metadata: [], host: new Float32Array(0), tensor: null };
   private readonly where = new Map<string, Sealed | Tail>();
-  private width: number | null = null;
-  private closed = false;
-  private version = 0;
 
   constructor(options: MemoryStoreOptions) {
+    super('memoryStore');
     this.chunkRows = checkInteger(
       'memoryStore: options.chunkRows',
       options.chunkRows ?? MEMORY_STORE_DEFAULTS.chunkRows,
@@ -184,24 +181,12 @@ class MemoryStore implements GalleryStore {
     return byRow.shape[1] === 1 ? tf.reshape(byRow, [1, byRow.shape[0]]) : (tf.transpose(byRow, [1, 0]) as tf.Tensor2D);
   }
 
-  private open(what: string): void {
-    if (this.closed) throw new Error(`memoryStore.${what}: the store is closed`);
-  }
-
-  async dim(): Promise<number | null> {
-    this.open('dim');
-    return this.width;
-  }
-
-  async count(): Promise<number> {
-    this.open('count');
+  protected size(): number {
     return this.where.size;
   }
 
-  async has(ids: readonly string[]): Promise<boolean[]> {
-    this.open('has');
-    if (!Array.isArray(ids)) throw new Error('memoryStore.has: ids: expected an array of strings');
-    return ids.map((id) => this.where.has(id));
+  protected holds(id: string): boolean {
+    return this.where.has(id);
   }
 
   add(
@@ -403,14 +388,8 @@ class MemoryStore implements GalleryStore {
   async *rows(blockSize = 4096): AsyncIterable<StoredRows> {
     this.open('rows');
     checkInteger('memoryStore.rows: blockSize', blockSize, 1);
-    const version = this.version;
+    const unchanged = this.unchangedCheck();
     const dim = this.width ?? 0;
-    const unchanged = () => {
-      this.open('rows');
-      if (this.version !== version) {
-        throw new Error('memoryStore.rows: the store was changed (add/remove) while its rows were being read');
-      }
-    };
     let index = 0;
     for (;;) {
       const block = await this.queue.run(async () => {

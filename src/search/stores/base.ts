@@ -1,0 +1,65 @@
+/**
+ * What the gallery stores share (internal): operations run one at a time, the closed state, the
+ * change counter that `rows()` watches, the feature width, and `dim`, `count` and `has`.
+ *
+ * @module
+ */
+import { SerialQueue } from './serial';
+
+/** The base of the memory store and the LanceDB store. */
+export abstract class StoreBase {
+  /** Runs the operations that read or change the rows one at a time, in call order. */
+  protected readonly queue = new SerialQueue();
+  /** Feature width, null until the first rows arrive. */
+  protected width: number | null = null;
+  protected closed = false;
+  /** Incremented by every `add`/`remove` that changes the rows. */
+  protected version = 0;
+
+  /** `label`: the store's name in error messages (`'memoryStore'`, `'lanceStore'`). */
+  protected constructor(private readonly label: string) {}
+
+  /** Number of stored rows. */
+  protected abstract size(): number;
+
+  /** Whether a row `id` is stored. */
+  protected abstract holds(id: string): boolean;
+
+  /** Throws when the store is closed; `what` names the operation. */
+  protected open(what: string): void {
+    if (this.closed) throw new Error(`${this.label}.${what}: the store is closed`);
+  }
+
+  /** Width of the stored features, null while the store is empty and has never held rows. */
+  async dim(): Promise<number | null> {
+    this.open('dim');
+    return this.width;
+  }
+
+  /** Number of stored rows. */
+  async count(): Promise<number> {
+    this.open('count');
+    return this.size();
+  }
+
+  /** Whether each of `ids` is stored. */
+  async has(ids: readonly string[]): Promise<boolean[]> {
+    this.open('has');
+    if (!Array.isArray(ids)) throw new Error(`${this.label}.has: ids: expected an array of strings`);
+    return ids.map((id) => this.holds(id));
+  }
+
+  /**
+   * For `rows()`: a check that throws when the store has been closed, or its rows changed, since
+   * this call.
+   */
+  protected unchangedCheck(): () => void {
+    const version = this.version;
+    return () => {
+      this.open('rows');
+      if (this.version !== version) {
+        throw new Error(`${this.label}.rows: the store was changed (add/remove) while its rows were being read`);
+      }
+    };
+  }
+}
