@@ -4,7 +4,9 @@
  *
  * @module
  */
+import type { RowMetadata } from '../types';
 import { SerialQueue } from './serial';
+import { type CheckedAdd, checkAddInput, rejectStored } from './validate';
 
 /** The base of the memory store and the LanceDB store. */
 export abstract class StoreBase {
@@ -47,6 +49,27 @@ export abstract class StoreBase {
     this.open('has');
     if (!Array.isArray(ids)) throw new Error(`${this.label}.has: ids: expected an array of strings`);
     return ids.map((id) => this.holds(id));
+  }
+
+  /**
+   * What every `add` starts with, inside the queue: throws when the store is closed, the input is
+   * malformed or an id is already stored; otherwise returns the checked input and, when it holds
+   * rows, sets the store's width to theirs.
+   */
+  protected checkAdd(
+    ids: readonly string[],
+    features: Float32Array,
+    metadata: ReadonlyArray<RowMetadata | undefined> | undefined,
+  ): CheckedAdd {
+    this.open('add');
+    const what = `${this.label}.add`;
+    const checked = checkAddInput(what, ids, features, metadata, this.width);
+    rejectStored(
+      what,
+      checked.ids.filter((id) => this.holds(id)),
+    );
+    if (checked.ids.length > 0) this.width = checked.dim;
+    return checked;
   }
 
   /**

@@ -9,7 +9,7 @@ import type * as Arrow from 'apache-arrow';
 import type { GalleryStore, RowMetadata, SearchHit, StoredRows, StoreSearchOptions } from '../types';
 import { StoreBase } from './base';
 import { type LanceModules, loadLance } from './lance_loader';
-import { checkAddInput, checkInteger, checkSearchInput, copyMetadata, rejectStored } from './validate';
+import { checkInteger, checkSearchInput, copyMetadata } from './validate';
 
 /** Defaults of {@link lanceStore}. */
 export const LANCE_STORE_DEFAULTS = {
@@ -222,15 +222,8 @@ class LanceStore extends StoreBase implements LanceGalleryStore {
     metadata?: ReadonlyArray<RowMetadata | undefined>,
   ): Promise<void> {
     return this.queue.run(async () => {
-      this.open('add');
-      const what = 'lanceStore.add';
-      const checked = checkAddInput(what, ids, features, metadata, this.width);
-      rejectStored(
-        what,
-        checked.ids.filter((id) => this.ids.has(id)),
-      );
+      const checked = this.checkAdd(ids, features, metadata);
       if (checked.ids.length === 0) return;
-      this.width = checked.dim;
       const rows = this.arrowRows(checked.ids, features, metadata, this.nextSeq);
       if (this.table === null) {
         this.table = await this.db.createEmptyTable(this.tableName, this.schema(checked.dim));

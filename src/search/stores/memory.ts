@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { GalleryStore, RowMetadata, SearchHit, StoredRows, StoreSearchOptions } from '../types';
 import { StoreBase } from './base';
-import { checkAddInput, checkInteger, checkSearchInput, copyMetadata, rejectStored } from './validate';
+import { checkInteger, checkSearchInput, copyMetadata } from './validate';
 
 /** Defaults of {@link memoryStore}. */
 export const MEMORY_STORE_DEFAULTS = {
@@ -195,15 +195,8 @@ class MemoryStore extends StoreBase implements GalleryStore {
     metadata?: ReadonlyArray<RowMetadata | undefined>,
   ): Promise<void> {
     return this.queue.run(async () => {
-      this.open('add');
-      const what = 'memoryStore.add';
-      const checked = checkAddInput(what, ids, features, metadata, this.width);
-      rejectStored(
-        what,
-        checked.ids.filter((id) => this.where.has(id)),
-      );
+      const checked = this.checkAdd(ids, features, metadata);
       if (checked.ids.length === 0) return;
-      this.width = checked.dim;
       this.version++;
       let from = 0;
       while (from < checked.ids.length) {
