@@ -52,25 +52,35 @@ export abstract class StoreBase {
   }
 
   /**
-   * What every `add` starts with, inside the queue: throws when the store is closed, the input is
-   * malformed or an id is already stored; otherwise returns the checked input and, when it holds
-   * rows, sets the store's width to theirs.
+   * Adds rows, inside the queue: throws when the store is closed, the input is malformed or an id
+   * is already stored (nothing is added then); otherwise sets the store's width to the rows' and
+   * hands them to {@link StoreBase.addChecked} (not called for zero rows).
    */
-  protected checkAdd(
+  add(
     ids: readonly string[],
     features: Float32Array,
-    metadata: ReadonlyArray<RowMetadata | undefined> | undefined,
-  ): CheckedAdd {
-    this.open('add');
-    const what = `${this.label}.add`;
-    const checked = checkAddInput(what, ids, features, metadata, this.width);
-    rejectStored(
-      what,
-      checked.ids.filter((id) => this.holds(id)),
-    );
-    if (checked.ids.length > 0) this.width = checked.dim;
-    return checked;
+    metadata?: ReadonlyArray<RowMetadata | undefined>,
+  ): Promise<void> {
+    return this.queue.run(async () => {
+      this.open('add');
+      const what = `${this.label}.add`;
+      const checked = checkAddInput(what, ids, features, metadata, this.width);
+      rejectStored(
+        what,
+        checked.ids.filter((id) => this.holds(id)),
+      );
+      if (checked.ids.length === 0) return;
+      this.width = checked.dim;
+      await this.addChecked(checked, features, metadata);
+    });
   }
+
+  /** Stores checked new rows (`checked.ids`, of width `checked.dim`, row-major in `features`). */
+  protected abstract addChecked(
+    checked: CheckedAdd,
+    features: Float32Array,
+    metadata: ReadonlyArray<RowMetadata | undefined> | undefined,
+  ): Promise<void>;
 
   /**
    * For `rows()`: a check that throws when the store has been closed, or its rows changed, since

@@ -9,7 +9,7 @@ import type * as Arrow from 'apache-arrow';
 import type { GalleryStore, RowMetadata, SearchHit, StoredRows, StoreSearchOptions } from '../types';
 import { StoreBase } from './base';
 import { type LanceModules, loadLance } from './lance_loader';
-import { checkInteger, checkSearchInput, copyMetadata } from './validate';
+import { type CheckedAdd, checkInteger, checkSearchInput, copyMetadata } from './validate';
 
 /** Defaults of {@link lanceStore}. */
 export const LANCE_STORE_DEFAULTS = {
@@ -216,35 +216,31 @@ class LanceStore extends StoreBase implements LanceGalleryStore {
     return new a.Table([new a.RecordBatch(schema, struct)]);
   }
 
-  add(
-    ids: readonly string[],
+  protected async addChecked(
+    checked: CheckedAdd,
     features: Float32Array,
-    metadata?: ReadonlyArray<RowMetadata | undefined>,
+    metadata: ReadonlyArray<RowMetadata | undefined> | undefined,
   ): Promise<void> {
-    return this.queue.run(async () => {
-      const checked = this.checkAdd(ids, features, metadata);
-      if (checked.ids.length === 0) return;
-      const rows = this.arrowRows(checked.ids, features, metadata, this.nextSeq);
-      if (this.table === null) {
-        this.table = await this.db.createEmptyTable(this.tableName, this.schema(checked.dim));
+    const rows = this.arrowRows(checked.ids, features, metadata, this.nextSeq);
+    if (this.table === null) {
+      this.table = await this.db.createEmptyTable(this.tableName, this.schema(checked.dim));
+    }
+    // One LanceDB commit: after a crash the batch is either wholly stored or absent.
+    await this.table.add(rows);
+    this.version++;
+    this.nextSeq += checked.ids.length;
+    for (const id of checked.ids) this.ids.add(id);
+    const min = this.options.indexMinRows;
+    if (min !== null && !this.indexed && this.ids.size >= min) {
+      try {
+        await this.buildIndex(this.options.index);
+      } catch (e) {
+        throw new Error(
+          `lanceStore.add: the ${checked.ids.length} rows were stored, but building the IVF-PQ index at ${this.ids.size} rows failed: ${(e as Error).message}`,
+          { cause: e },
+        );
       }
-      // One LanceDB commit: after a crash the batch is either wholly stored or absent.
-      await this.table.add(rows);
-      this.version++;
-      this.nextSeq += checked.ids.length;
-      for (const id of checked.ids) this.ids.add(id);
-      const min = this.options.indexMinRows;
-      if (min !== null && !this.indexed && this.ids.size >= min) {
-        try {
-          await this.buildIndex(this.options.index);
-        } catch (e) {
-          throw new Error(
-            `lanceStore.add: the ${checked.ids.length} rows were stored, but building the IVF-PQ index at ${this.ids.size} rows failed: ${(e as Error).message}`,
-            { cause: e },
-          );
-        }
-      }
-    });
+    }
   }
 
   private async buildIndex(options: LanceIndexOptions): Promise<void> {

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { GalleryStore, RowMetadata, SearchHit, StoredRows, StoreSearchOptions } from '../types';
 import { StoreBase } from './base';
-import { checkInteger, checkSearchInput, copyMetadata } from './validate';
+import { type CheckedAdd, checkInteger, checkSearchInput, copyMetadata } from './validate';
 
 /** Defaults of {@link memoryStore}. */
 export const MEMORY_STORE_DEFAULTS = {
@@ -189,23 +189,19 @@ class MemoryStore extends StoreBase implements GalleryStore {
     return this.where.has(id);
   }
 
-  add(
-    ids: readonly string[],
+  protected async addChecked(
+    checked: CheckedAdd,
     features: Float32Array,
-    metadata?: ReadonlyArray<RowMetadata | undefined>,
+    metadata: ReadonlyArray<RowMetadata | undefined> | undefined,
   ): Promise<void> {
-    return this.queue.run(async () => {
-      const checked = this.checkAdd(ids, features, metadata);
-      if (checked.ids.length === 0) return;
-      this.version++;
-      let from = 0;
-      while (from < checked.ids.length) {
-        const take = Math.min(checked.ids.length - from, this.chunkRows - this.tail.ids.length);
-        this.appendToTail(checked.ids, features, metadata, from, take);
-        from += take;
-        if (this.tail.ids.length === this.chunkRows) this.seal();
-      }
-    });
+    this.version++;
+    let from = 0;
+    while (from < checked.ids.length) {
+      const take = Math.min(checked.ids.length - from, this.chunkRows - this.tail.ids.length);
+      this.appendToTail(checked.ids, features, metadata, from, take);
+      from += take;
+      if (this.tail.ids.length === this.chunkRows) this.seal();
+    }
   }
 
   private appendToTail(
