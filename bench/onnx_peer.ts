@@ -35,18 +35,7 @@ import {
 import { mulberry32 } from '../src/util/random';
 import { flag, numberOption } from './args';
 import { imageFlops, imageTokens, textFlops } from './roofline';
-
-/** One benchmark row, in bench/run.ts's shape. */
-export interface OnnxPeerRow {
-  backend: string;
-  workload: string;
-  value: number;
-  unit: string;
-  rooflineRatio: number;
-  batch: number;
-  matmulGflops?: number;
-  note?: string;
-}
+import type { BenchRow } from './rows';
 
 /** Options of {@link onnxPeerRows}. */
 export interface OnnxPeerOptions {
@@ -174,7 +163,7 @@ function perturbLayerNorms(model: IRRA, seed: number): void {
  */
 export async function onnxPeerRows(
   opts: OnnxPeerOptions,
-): Promise<{ rows: OnnxPeerRow[]; skipped?: string; check?: string }> {
+): Promise<{ rows: BenchRow[]; skipped?: string; check?: string }> {
   let ort: OnnxRuntimeModule;
   try {
     ort = await loadOnnxRuntime('onnxruntime-node');

@@ -25,6 +25,7 @@ import { DataParallelGroup } from '../src/train/data_parallel';
 import { Trainer } from '../src/train/trainer';
 import { flag, numberOption } from './args';
 import { imageTokens, matMulGflops, trainForwardFlops } from './roofline';
+import type { CompleteBenchRow as Row } from './rows';
 import { DEMO_SIZE_CONFIG, trainBatch } from './train_batch';
 
 const STEPS = numberOption('steps', 3);
@@ -32,16 +33,6 @@ const SMALL_STEPS = numberOption('small_steps', 10);
 const SKIP_B16 = flag('skip_b16');
 const JSON_OUT = flag('json');
 
-interface Row {
-  backend: string;
-  workload: string;
-  value: number;
-  unit: string;
-  rooflineRatio: number;
-  batch: number;
-  matmulGflops: number;
-  note: string;
-}
 const rows: Row[] = [];
 
 const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
