@@ -86,8 +86,15 @@ async function run(
   return { code, out: io.text(), io };
 }
 
+/** `index --checkpoint ckpt --images folder ...argv` at the test geometry. */
+const indexCli = (ckpt: string, folder: string, argv: string[], io = capture()) =>
+  run(commandIndex, ['--checkpoint', ckpt, '--images', folder, ...argv, ...GEOMETRY], io);
+
+/** `search --checkpoint ckpt ...argv` at the test geometry. */
+const searchCli = (ckpt: string, argv: string[]) => run(commandSearch, ['--checkpoint', ckpt, ...GEOMETRY, ...argv]);
+
 const searchJson = async (argv: string[]): Promise<JsonResult[]> => {
-  const { out } = await run(commandSearch, ['--checkpoint', checkpoint, ...GEOMETRY, '--json', ...argv]);
+  const { out } = await searchCli(checkpoint, ['--json', ...argv]);
   return out
     .trimEnd()
     .split('\n')
@@ -160,7 +167,7 @@ describe('irra-tfjs index / search: options and help', () => {
 
 describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs index / search end to end (cpu)', () => {
   beforeAll(async () => {
-    await run(commandIndex, ['--checkpoint', checkpoint, '--images', images, '--out', indexFile, ...GEOMETRY]);
+    await indexCli(checkpoint, images, ['--out', indexFile]);
   });
 
   it('index: a folder with subfolders; a corrupt file stops it unless --skip_invalid', async () => {
@@ -192,28 +199,10 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs index / searc
     const before = tf.memory().numTensors;
     // Indexing the same folder again gives the same file, byte for byte (sorted ids, same features).
     const again = join(dir, 'again.index');
-    const { code } = await run(commandIndex, [
-      '--checkpoint',
-      checkpoint,
-      '--images',
-      images,
-      '--out',
-      again,
-      ...GEOMETRY,
-    ]);
+    const { code } = await indexCli(checkpoint, images, ['--out', again]);
     expect(code).toBe(0);
     expect(new Uint8Array(readFileSync(again))).toEqual(new Uint8Array(readFileSync(indexFile)));
-    const { out } = await run(commandSearch, [
-      '--index',
-      indexFile,
-      '--checkpoint',
-      checkpoint,
-      ...GEOMETRY,
-      '--json',
-      '--k',
-      '5',
-      ...QUERIES,
-    ]);
+    const { out } = await searchCli(checkpoint, ['--index', indexFile, '--json', '--k', '5', ...QUERIES]);
     expect(tf.memory().numTensors).toBe(before);
     // Exactly one line per query, in this exact layout, and nothing else.
     const lines = out.split('\n');
@@ -272,19 +261,11 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs index / searc
     for (const t of state.values()) t.dispose();
     model.dispose();
     const out = join(dir, 'from_pth.index');
-    const { code } = await run(commandIndex, ['--checkpoint', pth, '--images', images, '--out', out, ...GEOMETRY]);
+    const { code } = await indexCli(pth, images, ['--out', out]);
     expect(code).toBe(0);
     expect(new Uint8Array(readFileSync(out))).toEqual(new Uint8Array(readFileSync(indexFile)));
-    const a = await run(commandSearch, ['--index', indexFile, '--checkpoint', pth, ...GEOMETRY, '--json', ...QUERIES]);
-    const b = await run(commandSearch, [
-      '--index',
-      indexFile,
-      '--checkpoint',
-      checkpoint,
-      ...GEOMETRY,
-      '--json',
-      ...QUERIES,
-    ]);
+    const a = await searchCli(pth, ['--index', indexFile, '--json', ...QUERIES]);
+    const b = await searchCli(checkpoint, ['--index', indexFile, '--json', ...QUERIES]);
     expect(a.out).toBe(b.out);
   });
 
@@ -325,18 +306,7 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs index / searc
   it('prints a table per query; --queries FILE; --k larger than the gallery gives all of it', async () => {
     const queries = join(dir, 'queries.txt');
     writeFileSync(queries, `${QUERIES[0]}\n\n  ${QUERIES[2]}  \r\n`);
-    const { out } = await run(commandSearch, [
-      '--index',
-      indexFile,
-      '--checkpoint',
-      checkpoint,
-      ...GEOMETRY,
-      '--k',
-      '3',
-      '--queries',
-      queries,
-      QUERIES[1],
-    ]);
+    const { out } = await searchCli(checkpoint, ['--index', indexFile, '--k', '3', '--queries', queries, QUERIES[1]]);
     const json = await searchJson(['--index', indexFile, '--k', '3', '--queries', queries, QUERIES[1]]);
     expect(json.map((j) => j.query)).toEqual([QUERIES[1], QUERIES[0], QUERIES[2]]);
     const blocks = out.trimEnd().split('\n\n');
@@ -390,27 +360,19 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs index / searc
     ).rejects.toThrow(/index: --out: the folder of '.*no\/such\/g\.index' does not exist/);
     const empty = join(dir, 'empty');
     mkdirSync(empty, { recursive: true });
-    await expect(
-      run(commandIndex, ['--checkpoint', checkpoint, '--images', empty, '--out', join(dir, 'e.index'), ...GEOMETRY]),
-    ).rejects.toThrow(/index: --images: '.*empty' holds no \.jpg \.jpeg \.png \.webp files/);
-    await expect(
-      run(commandIndex, ['--checkpoint', checkpoint, '--images', join(dir, 'absent'), '--out', 'e.index', ...GEOMETRY]),
-    ).rejects.toThrow(/index: --images: '.*absent' does not exist/);
-    await expect(
-      run(commandIndex, ['--checkpoint', join(dir, 'absent.pth'), '--images', images, '--out', 'e.index', ...GEOMETRY]),
-    ).rejects.toThrow(/index: --checkpoint: IRRA\.load\('.*absent\.pth'\)/);
+    await expect(indexCli(checkpoint, empty, ['--out', join(dir, 'e.index')])).rejects.toThrow(
+      /index: --images: '.*empty' holds no \.jpg \.jpeg \.png \.webp files/,
+    );
+    await expect(indexCli(checkpoint, join(dir, 'absent'), ['--out', 'e.index'])).rejects.toThrow(
+      /index: --images: '.*absent' does not exist/,
+    );
+    await expect(indexCli(join(dir, 'absent.pth'), images, ['--out', 'e.index'])).rejects.toThrow(
+      /index: --checkpoint: IRRA\.load\('.*absent\.pth'\)/,
+    );
     // The tiny_a fixture's text tower takes 512 ids: the shipped CLIP tokenizer does not fit it.
-    await expect(
-      run(commandIndex, [
-        '--checkpoint',
-        fixturePath('tiny_a.irra.pth'),
-        '--images',
-        images,
-        '--out',
-        join(dir, 'e.index'),
-        ...GEOMETRY,
-      ]),
-    ).rejects.toThrow(/index: --vocab: the tokenizer has 49408 ids .* takes 512; pass --vocab PATH/);
+    await expect(indexCli(fixturePath('tiny_a.irra.pth'), images, ['--out', join(dir, 'e.index')])).rejects.toThrow(
+      /index: --vocab: the tokenizer has 49408 ids .* takes 512; pass --vocab PATH/,
+    );
   });
 
   it('the command exits non-zero with the message on stderr (child process)', () => {
@@ -436,11 +398,7 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs index / searc
 
   it('draws a progress bar on a terminal: done/total, images/s, ETA', async () => {
     const tty = capture(true);
-    await run(
-      commandIndex,
-      ['--checkpoint', checkpoint, '--images', images, '--out', join(dir, 't.index'), ...GEOMETRY],
-      tty,
-    );
+    await indexCli(checkpoint, images, ['--out', join(dir, 't.index')], tty);
     const text = tty.text();
     expect(text).toMatch(/index \[[█░]+\] 11\/11 images \| [\d.]+ images\/s \| ETA \d+s/);
   });
@@ -454,7 +412,7 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs index / searc
       .webp({ lossless: true })
       .toFile(join(webDir, 'b.webp'));
     const out = join(dir, 'webp.index');
-    await run(commandIndex, ['--checkpoint', checkpoint, '--images', webDir, '--out', out, ...GEOMETRY]);
+    await indexCli(checkpoint, webDir, ['--out', out]);
     // --vocab: a CLIP BPE file given explicitly (here the same vocabulary as the shipped one).
     const json = await searchJson(['--index', out, '--k', '5', '--vocab', vocabPath(), QUERIES[0]]);
     expect(json[0].results.map((r) => r.id).sort()).toEqual(['a.png', 'b.webp']);
@@ -465,18 +423,13 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs index / searc
   it('LanceDB: --store gives the memory index’s results; --out writes a pointer; another model is refused', async () => {
     const store = join(dir, 'lance');
     const pointer = join(dir, 'lance.json');
-    const { out } = await run(commandIndex, [
-      '--checkpoint',
-      checkpoint,
-      '--images',
-      images,
+    const { out } = await indexCli(checkpoint, images, [
       '--store',
       `lancedb://${store}`,
       '--out',
       pointer,
       '--batch_size',
       '4',
-      ...GEOMETRY,
     ]);
     expect(out).toMatch(/11 added in .*; 11 images → lancedb:\/\//);
     expect(JSON.parse(readFileSync(pointer, 'utf8'))).toMatchObject({
@@ -498,40 +451,17 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs index / searc
         });
       });
     }
-    await expect(
-      run(commandSearch, ['--store', `lancedb://${store}`, '--checkpoint', otherCheckpoint, ...GEOMETRY, 'q']),
-    ).rejects.toThrow(/search: --store lancedb:\/\/.* was built with another model or preprocessing/);
-    await expect(
-      run(commandIndex, [
-        '--checkpoint',
-        otherCheckpoint,
-        '--images',
-        images,
-        '--store',
-        `lancedb://${store}`,
-        ...GEOMETRY,
-      ]),
-    ).rejects.toThrow(/index: --store lancedb:\/\/.* was built with another model or preprocessing/);
-    await expect(
-      run(commandSearch, [
-        '--store',
-        `lancedb://${join(dir, 'no-store')}`,
-        '--checkpoint',
-        checkpoint,
-        ...GEOMETRY,
-        'q',
-      ]),
-    ).rejects.toThrow(/search: --store lancedb:\/\/.*no-store: no such folder/);
+    await expect(searchCli(otherCheckpoint, ['--store', `lancedb://${store}`, 'q'])).rejects.toThrow(
+      /search: --store lancedb:\/\/.* was built with another model or preprocessing/,
+    );
+    await expect(indexCli(otherCheckpoint, images, ['--store', `lancedb://${store}`])).rejects.toThrow(
+      /index: --store lancedb:\/\/.* was built with another model or preprocessing/,
+    );
+    await expect(searchCli(checkpoint, ['--store', `lancedb://${join(dir, 'no-store')}`, 'q'])).rejects.toThrow(
+      /search: --store lancedb:\/\/.*no-store: no such folder/,
+    );
     // A second run stores nothing twice.
-    const again = await run(commandIndex, [
-      '--checkpoint',
-      checkpoint,
-      '--images',
-      images,
-      '--store',
-      `lancedb://${store}`,
-      ...GEOMETRY,
-    ]);
+    const again = await indexCli(checkpoint, images, ['--store', `lancedb://${store}`]);
     expect(again.out).toMatch(/index: 0 added, 11 already stored in .*; 11 images → lancedb:/);
   });
 
@@ -582,7 +512,7 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs index / searc
     }
     // The resumed store searches like a memory index built in one go.
     const memory = join(dir, 'big.index');
-    await run(commandIndex, ['--checkpoint', checkpoint, '--images', big, '--out', memory, ...GEOMETRY]);
+    await indexCli(checkpoint, big, ['--out', memory]);
     const a = await searchJson(['--index', memory, '--k', '30', QUERIES[1]]);
     const b = await searchJson(['--store', `lancedb://${store}`, '--k', '30', QUERIES[1]]);
     expect(b[0].results.map((r) => r.id)).toEqual(a[0].results.map((r) => r.id));
@@ -594,19 +524,7 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs index / searc
     let json: JsonResult[];
 
     beforeAll(async () => {
-      await run(commandSearch, [
-        '--index',
-        indexFile,
-        '--checkpoint',
-        checkpoint,
-        ...GEOMETRY,
-        '--k',
-        String(k),
-        '--html',
-        html,
-        QUERIES[0],
-        QUERIES[2],
-      ]);
+      await searchCli(checkpoint, ['--index', indexFile, '--k', String(k), '--html', html, QUERIES[0], QUERIES[2]]);
       json = await searchJson(['--index', indexFile, '--k', String(k), QUERIES[0], QUERIES[2]]);
     });
 
@@ -677,28 +595,9 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs index / searc
     it('a CLIP-only checkpoint: the page says there is no heat map', async () => {
       const clipIndex = join(dir, 'clip.index');
       const clipHtml = join(dir, 'clip.html');
-      const indexed = await run(commandIndex, [
-        '--checkpoint',
-        clipOnly,
-        '--images',
-        images,
-        '--out',
-        clipIndex,
-        ...GEOMETRY,
-      ]);
+      const indexed = await indexCli(clipOnly, images, ['--out', clipIndex]);
       expect(indexed.io.warnings.join('\n')).toMatch(/CLIP towers only/);
-      await run(commandSearch, [
-        '--index',
-        clipIndex,
-        '--checkpoint',
-        clipOnly,
-        ...GEOMETRY,
-        '--k',
-        '2',
-        '--html',
-        clipHtml,
-        QUERIES[0],
-      ]);
+      await searchCli(clipOnly, ['--index', clipIndex, '--k', '2', '--html', clipHtml, QUERIES[0]]);
       const page = readFileSync(clipHtml, 'utf8');
       expect(page).toContain('class="note no-heatmaps"');
       expect(page).toMatch(/CLIP towers only/);
@@ -709,12 +608,9 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs index / searc
     it('--images overrides the recorded folder; images it lacks are marked on the page', async () => {
       const moved = join(dir, 'moved.html');
       await expect(
-        run(commandSearch, [
+        searchCli(checkpoint, [
           '--index',
           indexFile,
-          '--checkpoint',
-          checkpoint,
-          ...GEOMETRY,
           '--k',
           '1',
           '--images',
