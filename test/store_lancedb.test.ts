@@ -8,9 +8,9 @@ import { loadLance } from '../src/search/stores/lance_loader';
 import { type LanceStoreOptions, lanceStore } from '../src/search/stores/lancedb';
 import {
   bruteForce,
+  expectScenarioMatches,
   normalisedRows,
   plain,
-  playScenario,
   type RefRow,
   readAll,
   scenarioArb,
@@ -62,15 +62,7 @@ describe.runIf((process.env.IRRA_TEST_BACKEND ?? 'cpu') === 'cpu')('lanceStore',
 
   it('equals a brute-force host search on random galleries, k and ties (property, exact mode)', async () => {
     await fc.assert(
-      fc.asyncProperty(scenarioArb(30), async (s) => {
-        const store = await exactStore();
-        try {
-          const { got, want } = await playScenario(store, s);
-          expect(plain(got)).toEqual(want);
-        } finally {
-          await store.close();
-        }
-      }),
+      fc.asyncProperty(scenarioArb(30), async (s) => expectScenarioMatches(await exactStore(), s)),
       { numRuns: 25, seed: 14 },
     );
   });

@@ -4,9 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { MEMORY_STORE_DEFAULTS, memoryStore } from '../src/search/stores/memory';
 import {
   bruteForce,
+  expectScenarioMatches,
   normalisedRows,
-  plain,
-  playScenario,
   readAll,
   scenarioArb,
   stack,
@@ -23,13 +22,7 @@ describe.each(['transposed', 'rows'] as const)(`memoryStore on ${tf.getBackend()
         fc.integer({ min: 1, max: 9 }),
         fc.integer({ min: 1, max: 4 }),
         async (s, chunkRows, blocks) => {
-          const store = memoryStore({ chunkRows, maxScoreElements: chunkRows * blocks, layout });
-          try {
-            const { got, want } = await playScenario(store, s);
-            expect(plain(got)).toEqual(want);
-          } finally {
-            await store.close();
-          }
+          await expectScenarioMatches(memoryStore({ chunkRows, maxScoreElements: chunkRows * blocks, layout }), s);
         },
       ),
       { numRuns: 80, seed: 12 },

@@ -117,6 +117,16 @@ export async function playScenario(
   return { got, want: bruteForce(left, s.queries, s.numQueries, s.k) };
 }
 
+/** Plays scenario `s` on `store`, expects brute force's hits, and closes the store. */
+export async function expectScenarioMatches(store: GalleryStore, s: Scenario): Promise<void> {
+  try {
+    const { got, want } = await playScenario(store, s);
+    expect(plain(got)).toEqual(want);
+  } finally {
+    await store.close();
+  }
+}
+
 /** Reads every row of a store through `rows()`. */
 export async function readAll(store: GalleryStore, blockSize?: number): Promise<RefRow[]> {
   const out: RefRow[] = [];
