@@ -8,6 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { zlibSync } from 'fflate';
 import { generateSynthPedes } from '../src/data/synthpedes';
+import { concatBytes } from '../src/util/bytes';
 
 const CRC_TABLE = (() => {
   const t = new Uint32Array(256);
@@ -49,14 +50,7 @@ function encodePng(rgb: Uint8Array, width: number, height: number): Uint8Array {
     chunk('IDAT', zlibSync(raw)),
     chunk('IEND', new Uint8Array(0)),
   ];
-  const total = parts.reduce((n, p) => n + p.length, 0);
-  const png = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    png.set(p, o);
-    o += p.length;
-  }
-  return png;
+  return concatBytes(parts);
 }
 
 const seed = Number(process.argv[2] ?? 0);

@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type IRRAConfig, patchGrid } from '../config';
+import { concatBytes } from '../util/bytes';
 import { nodeFs } from '../util/node';
 import { readCheckpointRaw } from '../weights/checkpoint';
 import { openFileByteSource } from '../weights/file_source';
@@ -149,13 +150,7 @@ async function readBody(res: Response, report: (loaded: number, total: number | 
     report(loaded, total);
   }
   if (into) return loaded === into.byteLength ? into : into.subarray(0, loaded);
-  const out = new Uint8Array(loaded);
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.byteLength;
-  }
-  return out;
+  return concatBytes(chunks);
 }
 
 async function download(url: string, options: IRRALoadOptions): Promise<Uint8Array> {

@@ -8,6 +8,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { gunzipSync } from 'fflate';
+import { concatBytes } from '../util/bytes';
 import { nodeFs } from '../util/node';
 import { MergeTable } from './bpe';
 import { BYTE_ORDER, BYTE_TO_CHAR, CODE_TO_BYTE } from './bytes_to_unicode';
@@ -461,7 +462,6 @@ export class ClipTokenizer {
     if (ids === null || typeof ids !== 'object' || typeof ids.length !== 'number') {
       throw new Error(`ClipTokenizer.decode: expected ids to be an array of integers, got ${String(ids)}`);
     }
-    let total = 0;
     const parts: Uint8Array[] = new Array(ids.length);
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i] as number;
@@ -474,15 +474,8 @@ export class ClipTokenizer {
         this.tokenBytes[id] = b;
       }
       parts[i] = b;
-      total += b.length;
     }
-    const bytes = new Uint8Array(total);
-    let o = 0;
-    for (const p of parts) {
-      bytes.set(p, o);
-      o += p.length;
-    }
-    return new TextDecoder('utf-8').decode(bytes).replaceAll('</w>', ' ');
+    return new TextDecoder('utf-8').decode(concatBytes(parts)).replaceAll('</w>', ' ');
   }
 
   /**

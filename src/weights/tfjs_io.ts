@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { concatBytes } from '../util/bytes';
 import { nodeFs, nodePath } from '../util/node';
 import type { StateDictSource } from './checkpoint';
 import { float32ToHalfBits } from './dtypes';
@@ -65,14 +66,7 @@ export async function encodeWeightArtifacts(
         weightSpecs.push({ name, shape: t.shape, dtype: t.dtype as 'int32' | 'bool' });
       }
     }
-    const total = parts.reduce((a, p) => a + p.byteLength, 0);
-    const joined = new Uint8Array(total);
-    let o = 0;
-    for (const p of parts) {
-      joined.set(p, o);
-      o += p.byteLength;
-    }
-    weightData = joined.buffer;
+    weightData = concatBytes(parts).buffer;
   } else {
     const named: tf.NamedTensorMap = {};
     for (const [name, t] of map) named[name] = t;
@@ -194,13 +188,7 @@ export function fileSystemHandler(dir: string, shardBytes: number = TFJS_IO_DEFA
           buffers.push(await fs.readFile(path.join(dir, p)));
         }
       }
-      const total = buffers.reduce((a, b) => a + b.byteLength, 0);
-      const data = new Uint8Array(total);
-      let o = 0;
-      for (const b of buffers) {
-        data.set(b, o);
-        o += b.byteLength;
-      }
+      const data = concatBytes(buffers);
       return {
         modelTopology: json.modelTopology ?? undefined,
         format: json.format,
