@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { l2NormalizeRows, meanRowKl, sameIdMask } from './ops';
-import { checkIntVector, checkMatrixPair, checkPositive } from './validate';
+import { checkFeaturePair, checkPositive } from './validate';
 
 /** Defaults of {@link cmpmLoss}, as in the reference `compute_cmpm`. */
 export const CMPM_DEFAULTS = {
@@ -41,9 +41,7 @@ export function cmpmLoss(
   opts: CmpmLossOptions = {},
 ): tf.Scalar {
   const fn = 'cmpmLoss';
-  checkMatrixPair(fn, 'imageFeats', imageFeats, 'textFeats', textFeats, '[batch, dim]', 'feature dimension');
-  const batch = imageFeats.shape[0];
-  checkIntVector(fn, 'pids', pids, batch, 'imageFeats');
+  const batch = checkFeaturePair(fn, imageFeats, textFeats, pids);
   const epsilon = opts.epsilon ?? CMPM_DEFAULTS.epsilon;
   checkPositive(fn, 'opts.epsilon', epsilon);
 

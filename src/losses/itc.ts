@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { crossEntropySum, l2NormalizeRows } from './ops';
-import { checkMatrixPair, checkPositive } from './validate';
+import { checkFeaturePair, checkPositive } from './validate';
 
 /**
  * Image-text contrastive loss (ITC, InfoNCE as in CLIP), a baseline the paper compares against:
@@ -21,9 +21,8 @@ import { checkMatrixPair, checkPositive } from './validate';
  */
 export function itcLoss(imageFeats: tf.Tensor2D, textFeats: tf.Tensor2D, logitScale: number): tf.Scalar {
   const fn = 'itcLoss';
-  checkMatrixPair(fn, 'imageFeats', imageFeats, 'textFeats', textFeats, '[batch, dim]', 'feature dimension');
+  const batch = checkFeaturePair(fn, imageFeats, textFeats);
   checkPositive(fn, 'logitScale', logitScale);
-  const batch = imageFeats.shape[0];
 
   return tf.tidy(() => {
     const perImage = tf.mul(

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { l2NormalizeRows, meanRowKl, sameIdMask } from './ops';
-import { checkIntVector, checkMatrixPair, checkNonNegative, checkPositive } from './validate';
+import { checkFeaturePair, checkIntVector, checkNonNegative, checkPositive } from './validate';
 
 /** Defaults of {@link sdmLoss}, as in the reference `compute_sdm`. */
 export const SDM_DEFAULTS = {
@@ -51,9 +51,7 @@ export function sdmLoss(
   opts: SdmLossOptions = {},
 ): tf.Scalar {
   const fn = 'sdmLoss';
-  checkMatrixPair(fn, 'imageFeats', imageFeats, 'textFeats', textFeats, '[batch, dim]', 'feature dimension');
-  const batch = imageFeats.shape[0];
-  checkIntVector(fn, 'pids', pids, batch, 'imageFeats');
+  const batch = checkFeaturePair(fn, imageFeats, textFeats, pids);
   if (opts.imageIds !== undefined) checkIntVector(fn, 'opts.imageIds', opts.imageIds, batch, 'imageFeats');
   checkPositive(fn, 'logitScale', logitScale);
   const factor = opts.factor ?? SDM_DEFAULTS.factor;

@@ -62,6 +62,17 @@ export function checkMatrixPair(
   checkSameWidth(fn, nameA, a, nameB, b, axis);
 }
 
+/**
+ * The checks of a loss over `imageFeats` and `textFeats` (float32 `[batch, dim]`) and, when given,
+ * their identities `pids` (int32 `[batch]`); returns the batch size.
+ */
+export function checkFeaturePair(fn: string, imageFeats: tf.Tensor, textFeats: tf.Tensor, pids?: tf.Tensor): number {
+  checkMatrixPair(fn, 'imageFeats', imageFeats, 'textFeats', textFeats, '[batch, dim]', 'feature dimension');
+  const batch = imageFeats.shape[0];
+  if (pids !== undefined) checkIntVector(fn, 'pids', pids, batch, 'imageFeats');
+  return batch;
+}
+
 /** Asserts `t` is a rank-1 int32 tensor of `length` elements (one per row of `rowsName`). */
 export function checkIntVector(fn: string, name: string, t: tf.Tensor, length: number, rowsName: string): void {
   if (t.rank !== 1) {
