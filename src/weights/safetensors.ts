@@ -304,6 +304,21 @@ export interface SerializeSafetensorsOptions {
 }
 
 /**
+ * A safetensors header holding `metadata` as its `__metadata__` (when given); throws (naming `fn`)
+ * unless every metadata value is a string.
+ */
+function headerWithMetadata(fn: string, metadata: Record<string, string> | undefined): Record<string, unknown> {
+  const header: Record<string, unknown> = {};
+  if (metadata !== undefined) {
+    for (const [k, v] of Object.entries(metadata)) {
+      if (typeof v !== 'string') throw new Error(`${fn}(metadata): value of '${k}' must be a string, got ${typeof v}`);
+    }
+    header.__metadata__ = metadata;
+  }
+  return header;
+}
+
+/**
  * Serializes name → tensor into a safetensors file: float32 as `F32`, int32 as `I64` (or `I32`,
  * see options), bool as `BOOL`, in map order, header padded so every tensor starts 8-byte
  * aligned. Reads the tensors synchronously (`dataSync`); disposes nothing.
@@ -326,14 +341,7 @@ export function serializeSafetensors(
   if (intDtype !== 'I64' && intDtype !== 'I32') {
     throw new Error(`serializeSafetensors(options.intDtype): expected 'I64' or 'I32', got ${JSON.stringify(intDtype)}`);
   }
-  const header: Record<string, unknown> = {};
-  if (metadata !== undefined) {
-    for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== 'string')
-        throw new Error(`serializeSafetensors(metadata): value of '${k}' must be a string, got ${typeof v}`);
-    }
-    header.__metadata__ = metadata;
-  }
+  const header = headerWithMetadata('serializeSafetensors', metadata);
   const parts: { name: string; dtype: SafetensorsDtype; tensor: tf.Tensor; bytes: number }[] = [];
   let offset = 0;
   for (const [name, t] of tensors) {
@@ -419,14 +427,7 @@ export function serializeRawSafetensors(
   entries: Map<string, RawSafetensorsEntry>,
   metadata?: Record<string, string>,
 ): Uint8Array {
-  const header: Record<string, unknown> = {};
-  if (metadata !== undefined) {
-    for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== 'string')
-        throw new Error(`serializeRawSafetensors(metadata): value of '${k}' must be a string, got ${typeof v}`);
-    }
-    header.__metadata__ = metadata;
-  }
+  const header = headerWithMetadata('serializeRawSafetensors', metadata);
   let offset = 0;
   for (const [name, e] of entries) {
     const want = e.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[e.dtype];
