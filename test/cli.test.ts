@@ -7,31 +7,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandEncode, ENCODE_DEFAULTS, encodeHelp, parseEncodeOptions } from '../src/cli/encode_command';
 import { commandEval, EVAL_DEFAULTS, evalHelp, parseEvalOptions } from '../src/cli/eval_command';
 import { encodeNpy } from '../src/cli/npy';
-import { type CommandIO, integerFlag } from '../src/cli/options';
+import { integerFlag } from '../src/cli/options';
 import { commandTrain, parseTrainOptions, TRAIN_DEFAULTS, trainConfig, trainHelp } from '../src/cli/train_command';
 import { irraConfig } from '../src/config';
 import { IRRA } from '../src/model/irra';
 import { parseTrainerCheckpoint } from '../src/train/checkpoint_io';
 import { disposeCheckpoint } from '../src/train/trainer';
 import { parseSafetensors, serializeSafetensors } from '../src/weights/safetensors';
+import { captureIO } from './helpers/command_io';
 import { vocabPath } from './helpers/fixtures';
-
-/** A CommandIO that records what a command prints. */
-function capture(): CommandIO & { text: () => string; warnings: string[] } {
-  const out: string[] = [];
-  const warnings: string[] = [];
-  return {
-    write: (s) => {
-      out.push(s);
-    },
-    isTTY: false,
-    warn: (line) => {
-      warnings.push(line);
-    },
-    text: () => out.join(''),
-    warnings,
-  };
-}
 
 const COLORS: [number, number, number][] = [
   [220, 30, 30],
@@ -183,10 +167,10 @@ describe('irra-tfjs option parsing and help', () => {
       [commandEval, 'usage: irra-tfjs eval'],
       [commandEncode, 'usage: irra-tfjs encode'],
     ] as const) {
-      const io = capture();
+      const io = captureIO();
       expect(await run(['--help'], io)).toBe(0);
       expect(io.text().startsWith(head)).toBe(true);
-      const io2 = capture();
+      const io2 = captureIO();
       expect(await run(['-h'], io2)).toBe(0);
       expect(io2.text()).toBe(io.text());
     }
@@ -312,7 +296,7 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs train / eval 
   it('train writes best and last checkpoints; resume continues as an uninterrupted run; eval and encode read them', async () => {
     const before = tf.memory().numTensors;
     const run2 = join(dir, 'run2');
-    const io = capture();
+    const io = captureIO();
     expect(await commandTrain(trainArgs(run2, 2), io)).toBe(0);
     const log = io.text();
     expect(io.warnings.join('\n')).toMatch(/no --pretrain_choice: training from random initialization/);
@@ -335,7 +319,7 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs train / eval 
 
     // Resume to epoch 3 and compare with a run of 3 epochs from scratch: the same weights, also
     // when the resumed run keeps Adam's state in JS memory and recomputes blocks (same numbers).
-    const io3 = capture();
+    const io3 = captureIO();
     expect(
       await commandTrain(
         [
@@ -354,7 +338,7 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs train / eval 
     expect(io3.text()).toMatch(/epochs 3\.\.3/);
     expect(io3.text()).not.toMatch(/epoch 2 done/);
     const run3 = join(dir, 'run3');
-    expect(await commandTrain(trainArgs(run3, 3), capture())).toBe(0);
+    expect(await commandTrain(trainArgs(run3, 3), captureIO())).toBe(0);
     const resumed = parseSafetensors(readFileSync(join(run2, 'last.safetensors')));
     const straight = parseSafetensors(readFileSync(join(run3, 'last.safetensors')));
     expect(resumed.metadata.epoch).toBe('3');
@@ -366,7 +350,7 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs train / eval 
 
     // The IRR (MLM) path: masked captions, the fusion module and mlm_head end up in the checkpoint.
     const runMlm = join(dir, 'mlm');
-    const ioMlm = capture();
+    const ioMlm = captureIO();
     expect(
       await commandTrain(
         [...trainArgs(runMlm, 1), '--loss_names', 'sdm+id+mlm', '--MLM', '--batch_size', '8', '--warmup_epochs', '0'],
@@ -380,7 +364,7 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs train / eval 
     expect(tf.memory().numTensors).toBe(before);
 
     // eval on the best checkpoint prints the table.
-    const ioEval = capture();
+    const ioEval = captureIO();
     expect(
       await commandEval(
         [...common(), '--checkpoint', join(run2, 'best.safetensors'), ...genericData(), '--i2t'],
@@ -390,7 +374,7 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs train / eval 
     expect(ioEval.text()).toMatch(/tiny-generic test: 3 captions → 3 images; .*trainer checkpoint, epoch \d/);
     expect(ioEval.text()).toMatch(/\|\s+t2i \|\s+[\d.]+ \|/);
     expect(ioEval.text()).toMatch(/\|\s+i2t \|/);
-    const ioJson = capture();
+    const ioJson = captureIO();
     await commandEval(
       [...common(), '--checkpoint', join(run2, 'best.safetensors'), ...genericData(), '--json'],
       ioJson,
@@ -403,7 +387,7 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs train / eval 
     const plainPath = join(dir, 'weights.safetensors');
     writeFileSync(plainPath, serializeSafetensors(best.weights));
     disposeCheckpoint(best);
-    const ioPlain = capture();
+    const ioPlain = captureIO();
     await commandEval(
       [...common(), '--checkpoint', plainPath, '--img_size', '32,16', '--stride_size', '8', ...genericData(), '--json'],
       ioPlain,
@@ -424,7 +408,7 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs train / eval 
           '--output',
           imgOut,
         ],
-        capture(),
+        captureIO(),
       ),
     ).toBe(0);
     const img = parseSafetensors(readFileSync(imgOut));
@@ -446,7 +430,7 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs train / eval 
           capOut,
           '--normalize',
         ],
-        capture(),
+        captureIO(),
       ),
     ).toBe(0);
     const npy = readFileSync(capOut);
@@ -470,7 +454,7 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs train / eval 
           '--output',
           splitOut,
         ],
-        capture(),
+        captureIO(),
       ),
     ).toBe(0);
     const split = parseSafetensors(readFileSync(splitOut));
@@ -504,7 +488,7 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs train / eval 
     tf.dispose([...all.values()]);
     clipModel.dispose();
     const before = tf.memory().numTensors;
-    const io = capture();
+    const io = captureIO();
     expect(await commandTrain([...trainArgs(join(dir, 'pre'), 2), '--pretrain_choice', clipPath], io)).toBe(0);
     expect(io.warnings).toEqual([]);
     expect(io.text()).toMatch(
@@ -512,27 +496,27 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs train / eval 
     );
     expect(tf.memory().numTensors).toBe(before);
     await expect(
-      commandTrain([...trainArgs(join(dir, 'pre2'), 2), '--pretrain_choice', join(dir, 'no-clip.pt')], capture()),
+      commandTrain([...trainArgs(join(dir, 'pre2'), 2), '--pretrain_choice', join(dir, 'no-clip.pt')], captureIO()),
     ).rejects.toThrow(/train: --pretrain_choice '.*no-clip\.pt'/);
   });
 
   it('names what is wrong: missing dataset, vocabulary, checkpoint or image folder; too small a vocabulary', async () => {
     await expect(
-      commandTrain([...common(), '--dataset_name', 'generic', '--root_dir', join(dir, 'nope.json')], capture()),
+      commandTrain([...common(), '--dataset_name', 'generic', '--root_dir', join(dir, 'nope.json')], captureIO()),
     ).rejects.toThrow(/annotation file '.*nope\.json' does not exist/);
-    await expect(commandTrain(['--backend', 'cpu', '--vocab', join(dir, 'none.gz')], capture())).rejects.toThrow(
+    await expect(commandTrain(['--backend', 'cpu', '--vocab', join(dir, 'none.gz')], captureIO())).rejects.toThrow(
       /train: --vocab '.*none\.gz'/,
     );
     await expect(
-      commandEval([...common(), '--checkpoint', join(dir, 'missing.safetensors'), ...genericData()], capture()),
+      commandEval([...common(), '--checkpoint', join(dir, 'missing.safetensors'), ...genericData()], captureIO()),
     ).rejects.toThrow(/eval: --checkpoint: cannot read '.*missing\.safetensors'/);
-    await expect(commandTrain([...trainArgs(join(dir, 'bad'), 2), '--vocab_size', '512'], capture())).rejects.toThrow(
+    await expect(commandTrain([...trainArgs(join(dir, 'bad'), 2), '--vocab_size', '512'], captureIO())).rejects.toThrow(
       "train: --vocab_size must be at least the tokenizer's 49408, got 512",
     );
     await expect(
       commandEncode(
         [...common(), '--checkpoint', 'x', '--images', join(dir, 'no-such-dir'), '--output', join(dir, 'o.npy')],
-        capture(),
+        captureIO(),
       ),
     ).rejects.toThrow(/encode: --images: '.*no-such-dir' does not exist/);
   });

@@ -5,27 +5,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { commandExport, EXPORT_DEFAULTS, exportHelp, parseExportOptions } from '../src/cli/export_command';
-import type { CommandIO } from '../src/cli/options';
 import { loadModel } from '../src/cli/options';
 import { ONNX_FILES } from '../src/export/preprocess';
+import { captureIO } from './helpers/command_io';
 import { expectClose } from './helpers/compare';
 import { fixturePath } from './helpers/fixtures';
 import { fixtureModels } from './helpers/model_fixtures';
-
-/** A CommandIO that records what a command prints. */
-function capture(): CommandIO & { text: () => string } {
-  const out: string[] = [];
-  return {
-    write: (s) => {
-      out.push(s);
-    },
-    isTTY: false,
-    warn: (line) => {
-      out.push(`warning: ${line}\n`);
-    },
-    text: () => out.join(''),
-  };
-}
 
 const dirs: string[] = [];
 const tempDir = (): string => {
@@ -95,11 +80,11 @@ describe('irra-tfjs export: options', () => {
     expect(() => parseExportOptions(['--checkpoint', 'a', '--out', 'd', '--img_size', '40'])).toThrow(/--img_size/);
     const file = join(tempDir(), 'taken');
     writeFileSync(file, 'x');
-    await expect(commandExport(['--checkpoint', 'a', '--out', file], capture())).rejects.toThrow(
+    await expect(commandExport(['--checkpoint', 'a', '--out', file], captureIO())).rejects.toThrow(
       `export: --out '${file}' exists and is not a folder`,
     );
     await expect(
-      commandExport(['--checkpoint', join(tempDir(), 'missing.pth'), '--out', tempDir()], capture()),
+      commandExport(['--checkpoint', join(tempDir(), 'missing.pth'), '--out', tempDir()], captureIO()),
     ).rejects.toThrow(/export: --checkpoint: cannot read/);
   });
 });
@@ -115,7 +100,7 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs export --form
       const [h, w] = spec.image_resolution;
       const out = join(tempDir(), 'nested', name);
       const checkpoint = fixturePath(`${name}.irra.pth`);
-      const io = capture();
+      const io = captureIO();
       const geometry = ['--img_size', `${h},${w}`, '--stride_size', String(spec.stride_size), '--backend', 'cpu'];
       const before = tf.memory().numTensors;
       expect(await commandExport(['--checkpoint', checkpoint, '--out', out, ...geometry, '--verify'], io)).toBe(0);

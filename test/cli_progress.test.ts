@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { CommandIO } from '../src/cli/options';
 import { terminalBar, trainProgress } from '../src/cli/progress';
 import type { EpochLog, StepLog } from '../src/train/trainer';
-
-function capture(isTTY: boolean): CommandIO & { text: () => string } {
-  const out: string[] = [];
-  return { write: (s) => void out.push(s), isTTY, warn: () => {}, text: () => out.join('') };
-}
+import { captureIO } from './helpers/command_io';
 
 const step = (s: number, total: number | undefined, loss: number): StepLog => ({
   epoch: 2,
@@ -22,7 +17,7 @@ const epoch: EpochLog = { epoch: 2, steps: 3, means: { sdm_loss: 1.5 }, seconds:
 
 describe('CLI progress', () => {
   it('trainProgress on a terminal: a bar of step / total, it/s, ETA and loss, then the epoch line', () => {
-    const io = capture(true);
+    const io = captureIO(true);
     const p = trainProgress(io, 5);
     expect(p.progress).toBe('none');
     for (let s = 0; s < 3; s++) p.onStep(step(s, 3, 1.23456 - s));
@@ -34,7 +29,7 @@ describe('CLI progress', () => {
   });
 
   it('trainProgress off a terminal leaves the log lines to the trainer and writes nothing itself', () => {
-    const io = capture(false);
+    const io = captureIO(false);
     const p = trainProgress(io, 5);
     expect(p.progress).toBe('lines');
     p.onStep(step(0, 3, 1));
@@ -47,7 +42,7 @@ describe('CLI progress', () => {
   });
 
   it('terminalBar draws nothing before its first update, and stop ends it once', () => {
-    const io = capture(true);
+    const io = captureIO(true);
     const bar = terminalBar(io, 'job [{bar}] {value}/{total} | {note}');
     bar.stop();
     expect(io.text()).toBe('');

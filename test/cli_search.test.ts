@@ -7,7 +7,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandIndex, indexHelp, parseIndexOptions } from '../src/cli/index_command';
-import type { CommandIO } from '../src/cli/options';
 import { commandSearch, parseSearchOptions, searchHelp } from '../src/cli/search_command';
 import { irraConfig } from '../src/config';
 import { IRRA } from '../src/model/irra';
@@ -17,6 +16,7 @@ import { ClipTokenizer } from '../src/tokenizer/clip_tokenizer';
 import { saveSafetensors } from '../src/weights/checkpoint';
 import { parseSafetensors } from '../src/weights/safetensors';
 import { CHROMIUM, hasChromium } from './helpers/chromium';
+import { captureIO } from './helpers/command_io';
 import { fixturePath, vocabPath } from './helpers/fixtures';
 import { killMidway } from './helpers/kill_midway';
 import { pngBytes, referenceScores, syntheticImage, TINY_A, writeGallery } from './helpers/search_fixtures';
@@ -25,23 +25,6 @@ import { torchSaveStateDict } from './helpers/torch_pickle';
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..');
 const CLI = join(repo, 'src/cli/main.ts');
-
-/** A CommandIO that records what a command prints. */
-function capture(isTTY = false): CommandIO & { text: () => string; warnings: string[] } {
-  const out: string[] = [];
-  const warnings: string[] = [];
-  return {
-    write: (s) => {
-      out.push(s);
-    },
-    isTTY,
-    warn: (line) => {
-      warnings.push(line);
-    },
-    text: () => out.join(''),
-    warnings,
-  };
-}
 
 interface JsonResult {
   query: string;
@@ -80,14 +63,14 @@ const idOf = (path: string) =>
 async function run(
   command: typeof commandIndex,
   argv: string[],
-  io = capture(),
+  io = captureIO(),
 ): Promise<{ code: number; out: string; io: typeof io }> {
   const code = await command(argv, io);
   return { code, out: io.text(), io };
 }
 
 /** `index --checkpoint ckpt --images folder ...argv` at the test geometry. */
-const indexCli = (ckpt: string, folder: string, argv: string[], io = capture()) =>
+const indexCli = (ckpt: string, folder: string, argv: string[], io = captureIO()) =>
   run(commandIndex, ['--checkpoint', ckpt, '--images', folder, ...argv, ...GEOMETRY], io);
 
 /** `search --checkpoint ckpt ...argv` at the test geometry. */
@@ -397,7 +380,7 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('irra-tfjs index / searc
   });
 
   it('draws a progress bar on a terminal: done/total, images/s, ETA', async () => {
-    const tty = capture(true);
+    const tty = captureIO(true);
     await indexCli(checkpoint, images, ['--out', join(dir, 't.index')], tty);
     const text = tty.text();
     expect(text).toMatch(/index \[[█░]+\] 11\/11 images \| [\d.]+ images\/s \| ETA \d+s/);

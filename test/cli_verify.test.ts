@@ -6,23 +6,10 @@ import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandEncode } from '../src/cli/encode_command';
 import { commandEval, evalHelp } from '../src/cli/eval_command';
-import type { CommandIO } from '../src/cli/options';
 import { commandTrain, trainHelp } from '../src/cli/train_command';
 import { DatasetImagesError } from '../src/data/verify';
+import { captureIO } from './helpers/command_io';
 import { vocabPath } from './helpers/fixtures';
-
-/** A CommandIO that records what a command prints (`isTTY` as given). */
-function capture(isTTY = false): CommandIO & { text: () => string } {
-  const out: string[] = [];
-  return {
-    write: (s) => {
-      out.push(s);
-    },
-    isTTY,
-    warn: () => {},
-    text: () => out.join(''),
-  };
-}
 
 /** A 40×20 PNG whose coat colour depends on the identity. */
 function personPng(pid: number): Buffer {
@@ -104,12 +91,12 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('train / eval / encode c
     writeIcfg(root, 3);
     const before = tf.memory().numTensors;
     const out = join(dir, 'run-ok');
-    const io = capture();
+    const io = captureIO();
     expect(await commandTrain(trainArgs(root, out), io)).toBe(0);
     expect(io.text()).toMatch(/ICFG-PEDES: train 4 ids \/ 8 images \/ 8 captions; test 3 \/ 3 \/ 3; val 0 \/ 0 \/ 0/);
     expect(io.text()).toMatch(/images: all 11 of train, test exist \([\d.]+ s\)\n/);
     expect(io.text()).toMatch(/done: 1 epochs run/);
-    const evalIo = capture();
+    const evalIo = captureIO();
     const ckpt = join(out, 'best.safetensors');
     expect(await commandEval([...common(), ...icfg(root), '--checkpoint', ckpt], evalIo)).toBe(0);
     expect(evalIo.text()).toMatch(/images: all 3 of test exist/);
@@ -118,7 +105,7 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('train / eval / encode c
     expect(
       await commandEncode(
         [...common(), ...icfg(root), '--checkpoint', ckpt, '--split', 'test', '--output', features],
-        capture(),
+        captureIO(),
       ),
     ).toBe(0);
     expect(existsSync(features)).toBe(true);
@@ -130,14 +117,14 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('train / eval / encode c
     writeIcfg(root, 3);
     const message = "ICFG-PEDES has no 'val' split: it holds 0 images and 0 captions (splits with data: train, test)";
     const out = join(dir, 'run-noval');
-    await expect(commandTrain([...trainArgs(root, out), '--val_dataset', 'val'], capture())).rejects.toThrow(
+    await expect(commandTrain([...trainArgs(root, out), '--val_dataset', 'val'], captureIO())).rejects.toThrow(
       `train: --val_dataset val: ${message}`,
     );
     expect(existsSync(out)).toBe(false);
     await expect(
       commandEval(
         [...common(), ...icfg(root), '--checkpoint', 'unused.safetensors', '--val_dataset', 'val'],
-        capture(),
+        captureIO(),
       ),
     ).rejects.toThrow(`eval: --val_dataset val: ${message}`);
     await expect(
@@ -154,7 +141,7 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('train / eval / encode c
           '--output',
           join(dir, 'v.npy'),
         ],
-        capture(),
+        captureIO(),
       ),
     ).rejects.toThrow(`encode: --split val: ${message}`);
   });
@@ -171,7 +158,7 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('train / eval / encode c
     await expect(
       commandTrain(
         [...trainArgs(dir, join(dir, 'run-eval-only')), '--dataset_name', 'generic', '--root_dir', annotations],
-        capture(),
+        captureIO(),
       ),
     ).rejects.toThrow(
       "train: eval-only has no 'train' split: it holds 0 images and 0 captions (splits with data: test, val)",
@@ -180,7 +167,7 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('train / eval / encode c
     await expect(
       commandEval(
         [...common(), '--dataset_name', 'generic', '--root_dir', annotations, '--checkpoint', join(dir, 'none.pth')],
-        capture(),
+        captureIO(),
       ),
     ).rejects.toThrow(/eval: --checkpoint: cannot read/);
   });
@@ -191,7 +178,7 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('train / eval / encode c
     const gone = [paths.train[3], ...paths.test.slice(2)]; // 1 + 12 = 13 missing
     for (const p of gone) rmSync(p);
     const out = join(dir, 'run-missing');
-    const io = capture();
+    const io = captureIO();
     const err = (await commandTrain(trainArgs(root, out), io).catch((e: unknown) => e)) as DatasetImagesError;
     expect(err).toBeInstanceOf(DatasetImagesError);
     expect(err.message).toBe(
@@ -208,7 +195,7 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('train / eval / encode c
     // eval checks only the split it evaluates, before it reads the checkpoint.
     const evalErr = (await commandEval(
       [...common(), ...icfg(root), '--checkpoint', join(dir, 'none.pth')],
-      capture(),
+      captureIO(),
     ).catch((e: unknown) => e)) as Error;
     expect(evalErr.message.split('\n')[0]).toBe('eval: 12 of 14 images of ICFG-PEDES (test) are missing:');
     expect(evalErr.message.split('\n')[1]).toBe(`  ${paths.test[2]}`);
@@ -222,9 +209,9 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('train / eval / encode c
     const out = join(dir, 'run-corrupt');
     // Without --verify_images the files exist, so the check passes (and fails later, on the checkpoint).
     await expect(
-      commandTrain([...trainArgs(root, out), '--pretrain_choice', join(dir, 'no-clip.pt')], capture()),
+      commandTrain([...trainArgs(root, out), '--pretrain_choice', join(dir, 'no-clip.pt')], captureIO()),
     ).rejects.toThrow(/train: --pretrain_choice/);
-    const io = capture();
+    const io = captureIO();
     const err = (await commandTrain([...trainArgs(root, out), '--verify_images'], io).catch(
       (e: unknown) => e,
     )) as DatasetImagesError;
@@ -238,7 +225,7 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('train / eval / encode c
     expect(io.text()).not.toMatch(/model:|steps per epoch/);
     const evalErr = (await commandEval(
       [...common(), ...icfg(root), '--checkpoint', join(dir, 'none.pth'), '--verify_images'],
-      capture(),
+      captureIO(),
     ).catch((e: unknown) => e)) as Error;
     expect(evalErr.message.split('\n')[0]).toBe('eval: 1 of 3 images of ICFG-PEDES (test) cannot be decoded:');
   });
@@ -247,17 +234,17 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('train / eval / encode c
     const root = join(dir, 'icfg-progress');
     writeIcfg(root, 3);
     const args = [...common(), ...icfg(root), '--checkpoint', join(dir, 'none.pth'), '--verify_images'];
-    const lines = capture();
+    const lines = captureIO();
     await expect(commandEval(args, lines)).rejects.toThrow(/eval: --checkpoint: cannot read/);
     expect(lines.text()).toMatch(/^verify_images: 1\/3 images \(\d+ images\/s, ETA \d+ s\)\n/);
     expect(lines.text()).toMatch(/verify_images: 3\/3 images \(\d+ images\/s, ETA 0 s\)\n/);
     expect(lines.text()).toMatch(/images: all 3 of test exist and decode \([\d.]+ s\)\n/);
-    const tty = capture(true);
+    const tty = captureIO(true);
     await expect(commandEval(args, tty)).rejects.toThrow(/eval: --checkpoint: cannot read/);
     expect(tty.text()).toMatch(/verify_images \[[^\]]+\] 3\/3 images \| \d+ images\/s \| ETA \S+/);
     expect(tty.text()).not.toMatch(/verify_images: \d/);
     // --json keeps stdout one JSON object: no check lines.
-    const json = capture();
+    const json = captureIO();
     await expect(commandEval([...args, '--json'], json)).rejects.toThrow(/cannot read/);
     expect(json.text()).toBe('');
     expect(trainHelp()).toMatch(/--verify_images\s+decode every image of train and --val_dataset/);
