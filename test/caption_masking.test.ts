@@ -5,7 +5,6 @@ import { parseTrainOptions, TRAIN_DEFAULTS } from '../src/cli/train_command';
 import type { TrainSample } from '../src/data/annotations';
 import {
   buildBatch,
-  type CaptionEncoder,
   type CaptionMasking,
   DataLoader,
   disposeBatch,
@@ -15,20 +14,14 @@ import {
 import { seededRng } from '../src/data/random';
 import { buildTransforms } from '../src/data/transforms';
 import { buildMlmInputs } from '../src/tokenizer';
+import { wordLengthEncoder } from './helpers/word_encoder';
 
 const CTX = 12;
 const MASK_ID = 60;
 const VOCAB = 64;
 
 /** Start 62, one id per word (1 + word length), end 63, zero padding. */
-const encodeText: CaptionEncoder = (texts, contextLength) => {
-  const out = new Int32Array(texts.length * contextLength);
-  texts.forEach((t, r) => {
-    const ids = [62, ...t.split(' ').map((w) => 1 + w.length), 63].slice(0, contextLength);
-    out.set(ids, r * contextLength);
-  });
-  return out;
-};
+const encodeText = wordLengthEncoder(62, 1, 63);
 
 const mask = rowwiseMask((row, rng) => buildMlmInputs(row, { rng, maskId: MASK_ID, vocabSize: VOCAB }));
 

@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EvalSplit, TrainSample } from '../src/data/annotations';
 import {
   buildBatch,
-  type CaptionEncoder,
   DataLoader,
   type DataLoaderOptions,
   disposeBatch,
@@ -24,18 +23,12 @@ import { buildTransforms } from '../src/data/transforms';
 import type { EvaluationData } from '../src/eval/evaluator';
 import { buildMlmInputs, ClipTokenizer } from '../src/tokenizer';
 import { vocabPath } from './helpers/fixtures';
+import { wordLengthEncoder } from './helpers/word_encoder';
 
 const CTX = 8;
 
 /** A fallback vocabulary: start 1, one id per word (2 + word length), end 30, zero padding. */
-const encodeText: CaptionEncoder = (texts, contextLength) => {
-  const out = new Int32Array(texts.length * contextLength);
-  texts.forEach((t, r) => {
-    const ids = [1, ...t.split(' ').map((w) => 2 + w.length), 30].slice(0, contextLength);
-    out.set(ids, r * contextLength);
-  });
-  return out;
-};
+const encodeText = wordLengthEncoder(1, 2, 30);
 
 /** Masks each non-special token with probability 0.5 (id 31), label = original id. */
 const mask: MaskFn = rowwiseMask((row, rng) => {
