@@ -11,7 +11,7 @@ import { ClipTokenizer } from '../tokenizer/clip_tokenizer';
 import { buildMlmInputs } from '../tokenizer/index';
 import { LRSchedulerWithWarmup } from '../train/lr_scheduler';
 import { buildOptimizer } from '../train/optimizer';
-import { type EpochLog, Trainer } from '../train/trainer';
+import { type EpochLog, Trainer, type TrainerOptions } from '../train/trainer';
 
 /** Defaults of {@link runDemo}: a run of a few minutes on 2 cores with the wasm backend. */
 export const DEMO_DEFAULTS = {
@@ -20,11 +20,17 @@ export const DEMO_DEFAULTS = {
   maxSeconds: 900,
   losses: ['sdm', 'id', 'mlm'] as LossName[],
   identities: 160,
+  /** Identities held out for the test gallery (the rest train). */
+  testIdentities: 40,
   imagesPerIdentity: 4,
   captionsPerImage: 2,
   imageSize: [64, 24] as [number, number],
   batchSize: 32,
   lr: 3e-3,
+  /** Adam's epsilon: the reference hard-codes 1e-3 (its CLIP starts pretrained). */
+  eps: 1e-3,
+  /** Epochs of linear warmup from lr/10 (the reference's `--warmup_epochs`; 0 when `epochs` is 1). */
+  warmupEpochs: 1,
   width: 64,
   layers: 2,
   /** Clean captions for SDM/ID: ahead of the reference's masked ones on 3 of 4 seeds (docs/training.md). */
@@ -41,12 +47,19 @@ export interface DemoOptions {
   /** Hard cap on training time; a run cut short by it is reported as such (and is not repeatable). */
   maxSeconds?: number;
   losses?: LossName[];
+  /** SynthPedes identities in all (train + test). */
   identities?: number;
+  /** Identities held out for the test gallery, 1 ≤ testIdentities < identities. */
+  testIdentities?: number;
   imagesPerIdentity?: number;
   captionsPerImage?: number;
   imageSize?: [number, number];
   batchSize?: number;
   lr?: number;
+  /** Adam's epsilon (see {@link DEMO_DEFAULTS}). */
+  eps?: number;
+  /** Epochs of linear warmup from lr/10 (an integer; the scheduler steps once per epoch, as the reference). */
+  warmupEpochs?: number;
   /** Width of both towers and of the joint embedding. */
   width?: number;
   /** Blocks of each tower. */
@@ -61,6 +74,8 @@ export interface DemoOptions {
   clipVocabulary?: Uint8Array;
   /** Progress output (default: the trainer's, to stdout). */
   progress?: 'auto' | 'bar' | 'lines' | 'none';
+  /** Training hooks passed to the Trainer (the CLI's progress bar, src/cli/progress.ts), and where its output goes. */
+  trainHooks?: Pick<TrainerOptions, 'onStep' | 'onEpoch' | 'output'>;
   /** Called with human-readable status lines. */
   log?: (line: string) => void;
 }
@@ -197,6 +212,7 @@ export function demoSynthPedes(options: DemoOptions = {}): { data: SynthPedes; c
     captionsPerImage: o.captionsPerImage,
     height: o.imageSize[0],
     width: o.imageSize[1],
+    testFraction: o.testIdentities / o.identities,
   });
   return { data, corpus: [...data.train, ...data.test].flatMap((s) => s.captions) };
 }
@@ -257,10 +273,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       return { data: img.pixels, height: img.height, width: img.width };
     },
   });
-  const optimizer = buildOptimizer(model, { lr: o.lr });
+  const optimizer = buildOptimizer(model, { lr: o.lr, eps: o.eps });
   const scheduler = new LRSchedulerWithWarmup({
     baseLrs: optimizer.groups.map((g) => g.baseLr),
-    warmupEpochs: o.epochs > 1 ? 1 : 0,
+    warmupEpochs: o.epochs > 1 ? o.warmupEpochs : 0,
     totalEpochs: o.epochs,
     mode: 'cosine',
   });
@@ -279,7 +295,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     logPeriod: 10,
     signal: controller.signal,
     workers: o.workers ?? 'auto',
-    onStep: () => {
+    ...o.trainHooks,
+    onStep: (log) => {
+      o.trainHooks?.onStep?.(log);
       if (performance.now() > deadline) controller.abort();
     },
   }).train();

@@ -5,7 +5,8 @@ import { LOSS_NAMES, type LossName } from '../config';
 import type { CaptionMasking } from '../data/batch';
 import { trainingReportHtml } from '../train/report';
 import { DEMO_DEFAULTS, type DemoResult, formatDemoTable, runDemo } from './demo';
-import { formatHelp, type OptionGroup, parseOptions } from './options';
+import { type CommandIO, formatHelp, type OptionGroup, parseOptions, processIO } from './options';
+import { trainProgress } from './progress';
 
 /** Where `irra-tfjs demo` writes its report unless told otherwise. */
 export const DEMO_REPORT = 'demo-report.html';
@@ -156,20 +157,26 @@ function findVocabulary(path: string | undefined): string | undefined {
   return undefined;
 }
 
-/** `irra-tfjs demo`: see {@link demoHelp}. Returns the exit code. */
-export async function commandDemo(argv: string[]): Promise<number> {
+/**
+ * `irra-tfjs demo`: see {@link demoHelp}. Writes to `io` (stdout by default): on a terminal a
+ * progress bar per epoch (step / total, it/s, ETA, loss; src/cli/progress.ts), elsewhere the
+ * trainer's log lines, and with `--json` nothing but the one JSON line. Returns the exit code.
+ */
+export async function commandDemo(argv: readonly string[], io: CommandIO = processIO()): Promise<number> {
   const o = parseDemoOptions(argv);
   if (!o) {
-    console.log(demoHelp());
+    io.write(`${demoHelp()}\n`);
     return 0;
   }
   const seed = o.seed;
   const backend = await selectBackend(o.backend ? [o.backend] : ['wasm', 'cpu']);
   const vocabPath = o.no_clip ? undefined : findVocabulary(o.vocab);
   const json = o.json;
-  const log = json ? () => {} : (line: string) => console.log(line);
+  const say = (line: string) => io.write(`${line}\n`);
+  const log = json ? () => {} : say;
   log(`backend: ${backend}`);
   log(vocabPath ? `CLIP vocabulary: ${vocabPath}` : 'CLIP vocabulary not found: using the SynthPedes word vocabulary');
+  const progress = json ? null : trainProgress(io, o.epochs);
   const result = await runDemo({
     seed,
     epochs: o.epochs,
@@ -183,9 +190,12 @@ export async function commandDemo(argv: string[]): Promise<number> {
     captionMasking: o.caption_masking,
     ...(o.workers ? { workers: o.workers } : {}),
     ...(vocabPath ? { clipVocabulary: new Uint8Array(readFileSync(vocabPath)) } : {}),
-    progress: json ? 'none' : 'auto',
+    progress: progress?.progress ?? 'none',
+    ...(progress
+      ? { trainHooks: { onStep: progress.onStep, onEpoch: progress.onEpoch, output: progress.output } }
+      : {}),
     log,
-  });
+  }).finally(() => progress?.stop());
   result.model.dispose();
   const reportPath = o.no_report ? undefined : o.report;
   if (reportPath) {
@@ -194,7 +204,7 @@ export async function commandDemo(argv: string[]): Promise<number> {
   }
   if (json) {
     const pick = (r: typeof result.trained) => ({ R1: r.R1, R5: r.R5, R10: r.R10, mAP: r.mAP, mINP: r.mINP });
-    console.log(
+    say(
       JSON.stringify({
         trained: pick(result.trained),
         untrained: pick(result.untrained),
@@ -212,15 +222,13 @@ export async function commandDemo(argv: string[]): Promise<number> {
       }),
     );
   } else {
-    console.log(
+    say(
       `\ntext-to-image retrieval on ${result.testIdentities} held-out identities ` +
         `(${result.queries} captions → ${result.galleryImages} images), ${result.epochsRun} epochs in ${result.trainSeconds.toFixed(0)} s` +
         `${result.cutShort ? ' (cut short by --max_seconds)' : ''}, losses ${result.losses.join('+')}:`,
     );
-    console.log(formatDemoTable(result));
-    console.log(
-      `R1 is ${(result.trained.R1 / result.chanceR1).toFixed(1)}× chance; total ${result.seconds.toFixed(0)} s.`,
-    );
+    say(formatDemoTable(result));
+    say(`R1 is ${(result.trained.R1 / result.chanceR1).toFixed(1)}× chance; total ${result.seconds.toFixed(0)} s.`);
   }
   return 0;
 }
