@@ -20,17 +20,11 @@ export const DEMO_DEFAULTS = {
   maxSeconds: 900,
   losses: ['sdm', 'id', 'mlm'] as LossName[],
   identities: 160,
-  /** Identities held out for the test gallery (the rest train). */
-  testIdentities: 40,
   imagesPerIdentity: 4,
   captionsPerImage: 2,
   imageSize: [64, 24] as [number, number],
   batchSize: 32,
   lr: 3e-3,
-  /** Adam's epsilon: the reference hard-codes 1e-3 (its CLIP starts pretrained). */
-  eps: 1e-3,
-  /** Epochs of linear warmup from lr/10 (the reference's `--warmup_epochs`; 0 when `epochs` is 1). */
-  warmupEpochs: 1,
   width: 64,
   layers: 2,
   /** Clean captions for SDM/ID: ahead of the reference's masked ones on 3 of 4 seeds (docs/training.md). */
@@ -47,19 +41,12 @@ export interface DemoOptions {
   /** Hard cap on training time; a run cut short by it is reported as such (and is not repeatable). */
   maxSeconds?: number;
   losses?: LossName[];
-  /** SynthPedes identities in all (train + test). */
   identities?: number;
-  /** Identities held out for the test gallery, 1 ≤ testIdentities < identities. */
-  testIdentities?: number;
   imagesPerIdentity?: number;
   captionsPerImage?: number;
   imageSize?: [number, number];
   batchSize?: number;
   lr?: number;
-  /** Adam's epsilon (see {@link DEMO_DEFAULTS}). */
-  eps?: number;
-  /** Epochs of linear warmup from lr/10 (an integer; the scheduler steps once per epoch, as the reference). */
-  warmupEpochs?: number;
   /** Width of both towers and of the joint embedding. */
   width?: number;
   /** Blocks of each tower. */
@@ -212,7 +199,6 @@ export function demoSynthPedes(options: DemoOptions = {}): { data: SynthPedes; c
     captionsPerImage: o.captionsPerImage,
     height: o.imageSize[0],
     width: o.imageSize[1],
-    testFraction: o.testIdentities / o.identities,
   });
   return { data, corpus: [...data.train, ...data.test].flatMap((s) => s.captions) };
 }
@@ -273,10 +259,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       return { data: img.pixels, height: img.height, width: img.width };
     },
   });
-  const optimizer = buildOptimizer(model, { lr: o.lr, eps: o.eps });
+  const optimizer = buildOptimizer(model, { lr: o.lr });
   const scheduler = new LRSchedulerWithWarmup({
     baseLrs: optimizer.groups.map((g) => g.baseLr),
-    warmupEpochs: o.epochs > 1 ? o.warmupEpochs : 0,
+    warmupEpochs: o.epochs > 1 ? 1 : 0,
     totalEpochs: o.epochs,
     mode: 'cosine',
   });
