@@ -9,19 +9,29 @@ import { pngBytes, syntheticImage } from './helpers/search_fixtures';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
+/**
+ * The first ```js block under the README heading `## heading`, after checking that it has at most
+ * `maxLines` non-blank lines and that the package is built (the examples import it by its name).
+ */
+function readmeExample(heading: string, maxLines: number): string {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const block = new RegExp(`## ${heading}[\\s\\S]*?\`\`\`js\\n([\\s\\S]*?)\`\`\``).exec(readme);
+  expect(block, `README has a \`\`\`js example under "${heading}"`).not.toBeNull();
+  const example = block?.[1] ?? '';
+  expect(example.split('\n').filter((l) => l.trim()).length).toBeLessThanOrEqual(maxLines);
+  if (!existsSync(join(root, 'dist/index.js'))) {
+    throw new Error('dist/index.js is missing: run `npm run build` before the tests (as .ci/run does)');
+  }
+  return example;
+}
+
 // The README's usage example must run as written: it imports the built package by its name
 // (Node resolves a package's own name through its `exports`), so `npm run build` comes first.
 describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('README', () => {
   it('runs its usage example as written', () => {
-    const readme = readFileSync(join(root, 'README.md'), 'utf8');
-    const block = /## Install and use[\s\S]*?```js\n([\s\S]*?)```/.exec(readme);
-    expect(block, 'README has a ```js usage example under "Install and use"').not.toBeNull();
-    expect(block?.[1].split('\n').filter((l) => l.trim()).length).toBeLessThanOrEqual(12);
-    if (!existsSync(join(root, 'dist/index.js'))) {
-      throw new Error('dist/index.js is missing: run `npm run build` before the tests (as .ci/run does)');
-    }
+    const example = readmeExample('Install and use', 12);
     const file = join(root, '.readme-example.mjs');
-    writeFileSync(file, block?.[1] ?? '');
+    writeFileSync(file, example);
     try {
       const out = execFileSync(process.execPath, [file], { cwd: root, encoding: 'utf8', timeout: 120_000 });
       expect(out).toMatch(/^SDM loss \d+\.\d+/m);
@@ -31,13 +41,7 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('README', () => {
   });
 
   it('runs its "Search your gallery" example as written, on a best.pth at the default 384×128 geometry', async () => {
-    const readme = readFileSync(join(root, 'README.md'), 'utf8');
-    const block = /## Search your gallery[\s\S]*?```js\n([\s\S]*?)```/.exec(readme);
-    expect(block, 'README has a ```js example under "Search your gallery"').not.toBeNull();
-    expect(block?.[1].split('\n').filter((l) => l.trim()).length).toBeLessThanOrEqual(3);
-    if (!existsSync(join(root, 'dist/index.js'))) {
-      throw new Error('dist/index.js is missing: run `npm run build` before the tests (as .ci/run does)');
-    }
+    const example = readmeExample('Search your gallery', 3);
     // A small IRRA with the reference's geometry and CLIP's vocabulary, saved as best.pth would be.
     const dir = mkdtempSync(join(tmpdir(), 'irra-readme-'));
     const model = IRRA.create(
@@ -66,7 +70,7 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'cpu')('README', () => {
     });
     const file = join(root, '.readme-search.mjs');
     const prelude = `import '@tensorflow/tfjs-backend-cpu';\nimport { IRRA, PersonSearch } from 'irra-tfjs';\nprocess.chdir(${JSON.stringify(dir)});\nconst paths = ${JSON.stringify(paths)};\n`;
-    writeFileSync(file, `${prelude}${block?.[1] ?? ''}\nconsole.log(JSON.stringify(hits));\n`);
+    writeFileSync(file, `${prelude}${example}\nconsole.log(JSON.stringify(hits));\n`);
     try {
       const out = execFileSync(process.execPath, [file], { cwd: root, encoding: 'utf8', timeout: 240_000 });
       const hits = JSON.parse(out.trim().split('\n').pop() as string) as Array<{
