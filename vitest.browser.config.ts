@@ -2,9 +2,9 @@ import { Buffer } from 'node:buffer';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { playwright } from '@vitest/browser-playwright';
 import { defineConfig } from 'vitest/config';
-import { CHROMIUM, chromiumOrSkip } from './test/helpers/chromium.js';
+import { chromiumBrowserMode } from './test/helpers/browser_mode.js';
+import { chromiumOrSkip } from './test/helpers/chromium.js';
 
 // The parity suites again, in headless Debian Chromium, on the browser backends.
 // Fixtures are read by the test server (a browser command) and handed to the page as base64.
@@ -23,6 +23,7 @@ const BROWSER_SUITES: Record<'webgl' | 'webgpu', string[]> = {
     'test/browser/async_parity.test.ts',
     'test/browser/select_backend.test.ts',
     'test/browser/onnx_web.test.ts',
+    'test/browser/host_ids.test.ts',
     'test/losses.test.ts',
     'test/losses.properties.test.ts',
     'test/rank.test.ts',
@@ -37,6 +38,7 @@ const BROWSER_SUITES: Record<'webgl' | 'webgpu', string[]> = {
     'test/browser/async_parity.test.ts',
     'test/browser/select_backend.test.ts',
     'test/browser/model_async.test.ts',
+    'test/browser/host_ids.test.ts',
   ],
 };
 
@@ -63,22 +65,10 @@ const browserProject = (backend: 'webgl' | 'webgpu') => ({
     testTimeout: 300_000,
     hookTimeout: 300_000,
     provide: { backend },
-    browser: {
-      enabled: true,
-      headless: true,
-      screenshotFailures: false,
-      provider: playwright({
-        launchOptions: {
-          executablePath: CHROMIUM,
-          args: ['--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--enable-unsafe-webgpu'],
-        },
-      }),
-      instances: [{ browser: 'chromium' as const }],
-      commands: {
-        readShared: async (_ctx: unknown, rel: string) =>
-          Buffer.from(await readFile(join(shared, rel))).toString('base64'),
-      },
-    },
+    browser: chromiumBrowserMode({
+      readShared: async (_ctx: unknown, rel: string) =>
+        Buffer.from(await readFile(join(shared, rel))).toString('base64'),
+    }),
   },
 });
 
