@@ -43,6 +43,9 @@ for (const seed of seeds) {
     epochsRun: r.epochsRun,
     cutShort: r.cutShort,
     r1ByEpoch: r.history.filter((h) => h.evaluation).map((h) => [h.epoch, round(h.evaluation?.t2i.R1 ?? 0)]),
+    lossesByEpoch: r.history.map((h) =>
+      Object.fromEntries(Object.entries(h.means).map(([k, v]) => [k, Math.round(v * 1e4) / 1e4])),
+    ),
     trainSeconds: round(r.trainSeconds),
     seconds: round(r.seconds),
   };

@@ -19,6 +19,18 @@ describe('irra-tfjs demo options (the commands parser, snake_case)', () => {
       '16',
       '--lr',
       '1e-3',
+      '--eps',
+      '1e-6',
+      '--warmup_epochs',
+      '0',
+      '--temperature',
+      '0.07',
+      '--identities',
+      '90',
+      '--test_identities',
+      '30',
+      '--images_per_identity',
+      '3',
       '--caption_masking',
       'reference',
       '--workers',
@@ -34,6 +46,12 @@ describe('irra-tfjs demo options (the commands parser, snake_case)', () => {
       losses: ['itc', 'id'],
       batch_size: 16,
       lr: 1e-3,
+      eps: 1e-6,
+      warmup_epochs: 0,
+      temperature: 0.07,
+      identities: 90,
+      test_identities: 30,
+      images_per_identity: 3,
       caption_masking: 'reference',
       workers: 1,
       no_clip: true,
@@ -64,6 +82,16 @@ describe('irra-tfjs demo options (the commands parser, snake_case)', () => {
     expect(() => parseDemoOptions(['--losses', 'sdm+nope'])).toThrow(/demo: --losses: unknown loss 'nope'/);
     expect(() => parseDemoOptions(['--caption_masking', 'masked'])).toThrow(
       "demo: --caption_masking: expected one of reference, clean, got 'masked'",
+    );
+    expect(() => parseDemoOptions(['--temperature', '0'])).toThrow(
+      "demo: --temperature: expected a value > 0, got '0'",
+    );
+    expect(() => parseDemoOptions(['--eps', '0'])).toThrow("demo: --eps: expected a value > 0, got '0'");
+    expect(() => parseDemoOptions(['--warmup_epochs', '1.5'])).toThrow(
+      "demo: --warmup_epochs: expected an integer, got '1.5'",
+    );
+    expect(() => parseDemoOptions(['--test_identities', '0'])).toThrow(
+      "demo: --test_identities: expected a value >= 1, got '0'",
     );
     expect(() => parseDemoOptions(['--batch-size', '8'])).toThrow("demo: unknown option '--batch-size'");
     expect(() => parseDemoOptions(['8'])).toThrow(/demo: unexpected argument '8'/);

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { formatDemoTable, runDemo } from '../src/cli/demo';
+import { demoSynthPedes, formatDemoTable, runDemo } from '../src/cli/demo';
 
 const small = {
   identities: 12,
@@ -52,5 +52,21 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'wasm')('demo', () => {
     expect(ids.length).toBe(r.contextLength);
     expect(ids[0]).toBe(r.vocabSize - 2);
     expect(Math.max(...ids)).toBe(r.vocabSize - 1);
+  });
+});
+
+describe('demo options', () => {
+  it('holds out a quarter of the identities by default, or testIdentities; a bad count is a clear error', async () => {
+    const quarter = demoSynthPedes({ identities: 12, imagesPerIdentity: 1, imageSize: [32, 16] }).data;
+    expect(quarter.testIdentities.length).toBe(3);
+    const chosen = demoSynthPedes({ identities: 12, testIdentities: 5, imagesPerIdentity: 1, imageSize: [32, 16] });
+    expect(chosen.data.testIdentities.length).toBe(5);
+    expect(chosen.data.trainIdentities.length).toBe(7);
+    for (const testIdentities of [0, 12, 2.5]) {
+      expect(() => demoSynthPedes({ identities: 12, testIdentities })).toThrow(
+        `runDemo: testIdentities must be an integer in [1, identities - 1] = [1, 11], got ${testIdentities}`,
+      );
+    }
+    await expect(runDemo({ identities: 4, testIdentities: 4, progress: 'none' })).rejects.toThrow(/testIdentities/);
   });
 });

@@ -16,7 +16,7 @@ import { type EpochLog, Trainer, type TrainerOptions } from '../train/trainer';
 /** Defaults of {@link runDemo}: a run of a few minutes on 2 cores with the wasm backend. */
 export const DEMO_DEFAULTS = {
   seed: 0,
-  epochs: 8,
+  epochs: 12,
   maxSeconds: 900,
   losses: ['sdm', 'id', 'mlm'] as LossName[],
   identities: 160,
@@ -24,7 +24,13 @@ export const DEMO_DEFAULTS = {
   captionsPerImage: 2,
   imageSize: [64, 24] as [number, number],
   batchSize: 32,
-  lr: 3e-3,
+  lr: 1.5e-3,
+  /** Adam's epsilon. The reference hard-codes 1e-3, made for fine-tuning pretrained CLIP; from scratch it stalls (docs/demo.md). */
+  eps: 1e-8,
+  /** Epochs of linear warmup from lr/10 (the reference's `--warmup_epochs`; 0 when `epochs` is 1). */
+  warmupEpochs: 1,
+  /** Temperature of the similarity losses (the reference's `--temperature`, 0.02 there; logit scale 1/temperature). */
+  temperature: 0.1,
   width: 64,
   layers: 2,
   /** Clean captions for SDM/ID: ahead of the reference's masked ones on 3 of 4 seeds (docs/training.md). */
@@ -41,12 +47,21 @@ export interface DemoOptions {
   /** Hard cap on training time; a run cut short by it is reported as such (and is not repeatable). */
   maxSeconds?: number;
   losses?: LossName[];
+  /** SynthPedes identities in all (train + test). */
   identities?: number;
+  /** Identities held out for the test gallery, 1 ≤ testIdentities < identities; default a quarter of `identities`, rounded. */
+  testIdentities?: number;
   imagesPerIdentity?: number;
   captionsPerImage?: number;
   imageSize?: [number, number];
   batchSize?: number;
   lr?: number;
+  /** Adam's epsilon (see {@link DEMO_DEFAULTS}). */
+  eps?: number;
+  /** Epochs of linear warmup from lr/10 (an integer; the scheduler steps once per epoch, as the reference). */
+  warmupEpochs?: number;
+  /** Temperature of the similarity losses (logit scale 1/temperature). */
+  temperature?: number;
   /** Width of both towers and of the joint embedding. */
   width?: number;
   /** Blocks of each tower. */
@@ -192,6 +207,12 @@ function chanceR1(test: SynthSample[]): number {
  */
 export function demoSynthPedes(options: DemoOptions = {}): { data: SynthPedes; corpus: string[] } {
   const o = { ...DEMO_DEFAULTS, ...options };
+  const testIdentities = o.testIdentities ?? Math.max(1, Math.round(o.identities / 4));
+  if (!Number.isInteger(testIdentities) || testIdentities < 1 || testIdentities >= o.identities) {
+    throw new Error(
+      `runDemo: testIdentities must be an integer in [1, identities - 1] = [1, ${o.identities - 1}], got ${testIdentities}`,
+    );
+  }
   const data = generateSynthPedes({
     seed: o.seed,
     numIdentities: o.identities,
@@ -199,6 +220,7 @@ export function demoSynthPedes(options: DemoOptions = {}): { data: SynthPedes; c
     captionsPerImage: o.captionsPerImage,
     height: o.imageSize[0],
     width: o.imageSize[1],
+    testFraction: testIdentities / o.identities,
   });
   return { data, corpus: [...data.train, ...data.test].flatMap((s) => s.captions) };
 }
@@ -237,6 +259,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     vocabSize: text.vocabSize,
     numClasses: data.trainIdentities.length,
     lossNames: o.losses,
+    temperature: o.temperature,
   });
   const model = IRRA.create(config, { seed: o.seed });
   const evaluator = new Evaluator(evaluationData(data.test, text.encode, text.contextLength, o.imageSize));
@@ -259,10 +282,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       return { data: img.pixels, height: img.height, width: img.width };
     },
   });
-  const optimizer = buildOptimizer(model, { lr: o.lr });
+  const optimizer = buildOptimizer(model, { lr: o.lr, eps: o.eps });
   const scheduler = new LRSchedulerWithWarmup({
     baseLrs: optimizer.groups.map((g) => g.baseLr),
-    warmupEpochs: o.epochs > 1 ? 1 : 0,
+    warmupEpochs: o.epochs > 1 ? o.warmupEpochs : 0,
     totalEpochs: o.epochs,
     mode: 'cosine',
   });

@@ -35,10 +35,15 @@ export interface DemoCommandOptions {
   max_seconds: number;
   losses: LossName[];
   identities: number;
+  test_identities?: number;
+  images_per_identity: number;
   width: number;
   layers: number;
   batch_size: number;
   lr: number;
+  eps: number;
+  warmup_epochs: number;
+  temperature: number;
   caption_masking: CaptionMasking;
   workers?: number;
   backend?: string;
@@ -56,10 +61,14 @@ export const DEMO_COMMAND_DEFAULTS: Readonly<DemoCommandOptions> = Object.freeze
   max_seconds: DEMO_DEFAULTS.maxSeconds,
   losses: [...DEMO_DEFAULTS.losses],
   identities: DEMO_DEFAULTS.identities,
+  images_per_identity: DEMO_DEFAULTS.imagesPerIdentity,
   width: DEMO_DEFAULTS.width,
   layers: DEMO_DEFAULTS.layers,
   batch_size: DEMO_DEFAULTS.batchSize,
   lr: DEMO_DEFAULTS.lr,
+  eps: DEMO_DEFAULTS.eps,
+  warmup_epochs: DEMO_DEFAULTS.warmupEpochs,
+  temperature: DEMO_DEFAULTS.temperature,
   caption_masking: DEMO_DEFAULTS.captionMasking,
   no_clip: false,
   report: DEMO_REPORT,
@@ -75,11 +84,26 @@ const DEMO_OPTION_GROUPS: readonly OptionGroup[] = [
       epochs: { kind: 'int', min: 1, help: 'training epochs' },
       max_seconds: { kind: 'int', min: 1, help: 'stop training after N seconds even if epochs remain' },
       losses: { kind: 'losses', help: `losses joined by '+', from ${LOSS_NAMES.join(', ')}` },
-      identities: { kind: 'int', min: 1, help: 'identities generated, a quarter held out' },
+      identities: { kind: 'int', min: 2, help: 'SynthPedes identities generated (train + held out)' },
+      test_identities: {
+        kind: 'int',
+        min: 1,
+        help: 'identities held out for the test gallery (< --identities)',
+        defaultText: 'a quarter of --identities',
+      },
+      images_per_identity: { kind: 'int', min: 1, help: 'images of each identity (2 captions each)' },
       width: { kind: 'int', min: 1, help: 'width of both towers and of the joint embedding' },
       layers: { kind: 'int', min: 1, help: 'blocks of each tower' },
       batch_size: { kind: 'int', min: 1, help: 'training batch size' },
       lr: { kind: 'number', min: 0, exclusiveMin: true, help: 'base learning rate of Adam' },
+      eps: { kind: 'number', min: 0, exclusiveMin: true, help: "Adam's epsilon (the reference hard-codes 1e-3)" },
+      warmup_epochs: { kind: 'int', min: 0, help: 'epochs of linear warmup from lr/10' },
+      temperature: {
+        kind: 'number',
+        min: 0,
+        exclusiveMin: true,
+        help: 'temperature of the similarity losses (logit scale 1/temperature)',
+      },
       caption_masking: {
         kind: 'string',
         choices: ['reference', 'clean'],
@@ -183,10 +207,15 @@ export async function commandDemo(argv: readonly string[], io: CommandIO = proce
     maxSeconds: o.max_seconds,
     losses: o.losses,
     identities: o.identities,
+    ...(o.test_identities ? { testIdentities: o.test_identities } : {}),
+    imagesPerIdentity: o.images_per_identity,
     width: o.width,
     layers: o.layers,
     batchSize: o.batch_size,
     lr: o.lr,
+    eps: o.eps,
+    warmupEpochs: o.warmup_epochs,
+    temperature: o.temperature,
     captionMasking: o.caption_masking,
     ...(o.workers ? { workers: o.workers } : {}),
     ...(vocabPath ? { clipVocabulary: new Uint8Array(readFileSync(vocabPath)) } : {}),
