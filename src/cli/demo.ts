@@ -33,7 +33,7 @@ export const DEMO_DEFAULTS = {
   temperature: 0.1,
   width: 64,
   layers: 2,
-  /** Clean captions for SDM/ID: ahead of the reference's masked ones on 3 of 4 seeds (docs/training.md). */
+  /** Clean captions for SDM/ID: ahead of the reference's masked ones on the mean over seeds 0–4 (docs/training.md). */
   captionMasking: 'clean' as CaptionMasking,
   /** Evaluate on the held-out identities every this many epochs (for the report's R1/mAP curve). */
   evalPeriod: 2,
