@@ -324,6 +324,23 @@ class BodyPen {
     );
   }
 
+  /**
+   * A trapezoid symmetric about the body axis: half-width `topHalf` at body height `top`,
+   * `bottomHalf` at `bottom`; shaded over half-width `halfW`.
+   */
+  trapezoid(top: number, topHalf: number, bottom: number, bottomHalf: number, col: Col, halfW: number): void {
+    this.polygon(
+      [
+        [-topHalf, top],
+        [topHalf, top],
+        [bottomHalf, bottom],
+        [-bottomHalf, bottom],
+      ],
+      col,
+      halfW,
+    );
+  }
+
   /** The pixel box spanned by body points `p` and `q`, clamped to the image and at least 1 pixel wide. */
   box(p: Pt, q: Pt): PixelBox {
     const { h: height, w: width } = this.canvas;
@@ -458,27 +475,9 @@ function drawLegsAndLowerGarment({ pen, a, w, sides, skin, lowerC }: Figure): vo
   for (const { ankle } of sides) pen.ellipse([ankle[0] + 0.012 * Math.sign(ankle[0]), 0.963], 0.044, 0.026, shoeC);
   const hp = w.hip;
   if (lowerType === 'skirt') {
-    pen.polygon(
-      [
-        [-hp, 0.46],
-        [hp, 0.46],
-        [hp + 0.045, 0.665],
-        [-(hp + 0.045), 0.665],
-      ],
-      lowerC,
-      hp + 0.03,
-    );
+    pen.trapezoid(0.46, hp, 0.665, hp + 0.045, lowerC, hp + 0.03);
   } else if (lowerType !== 'leggings') {
-    pen.polygon(
-      [
-        [-hp, 0.46],
-        [hp, 0.46],
-        [hp, 0.57],
-        [-hp, 0.57],
-      ],
-      lowerC,
-      hp,
-    );
+    pen.trapezoid(0.46, hp, 0.57, hp, lowerC, hp);
   }
 }
 
@@ -514,26 +513,8 @@ function drawArms({ pen, a, w, sides, skin, upperC }: Figure): void {
 /** A dress: bodice, skirt, waist seam and shoulder straps. */
 function drawDress({ pen, w, upperC }: Figure): void {
   const { shoulder: sh, waist: wa, hip: hp } = w;
-  pen.polygon(
-    [
-      [-(sh - 0.035), 0.185],
-      [sh - 0.035, 0.185],
-      [wa, 0.47],
-      [-wa, 0.47],
-    ],
-    upperC,
-    sh,
-  );
-  pen.polygon(
-    [
-      [-wa, 0.46],
-      [wa, 0.46],
-      [hp + 0.055, 0.72],
-      [-(hp + 0.055), 0.72],
-    ],
-    upperC,
-    hp + 0.04,
-  );
+  pen.trapezoid(0.185, sh - 0.035, 0.47, wa, upperC, sh);
+  pen.trapezoid(0.46, wa, 0.72, hp + 0.055, upperC, hp + 0.04);
   pen.capsule([-wa, 0.47], [wa, 0.47], 0.008, darker(upperC, 0.7), false);
   pen.capsule([sh - 0.04, 0.19], [sh - 0.03, 0.17], 0.01, upperC);
   pen.capsule([-(sh - 0.04), 0.19], [-(sh - 0.03), 0.17], 0.01, upperC);
@@ -567,16 +548,7 @@ function drawJacketDetails({ pen, back, upperC }: Figure): void {
     return;
   }
   const inner: Col = lum(upperC) > 0.6 ? [0.2, 0.2, 0.22] : [0.9, 0.9, 0.88];
-  pen.polygon(
-    [
-      [-0.022, 0.168],
-      [0.022, 0.168],
-      [0.009, 0.545],
-      [-0.009, 0.545],
-    ],
-    inner,
-    0.03,
-  );
+  pen.trapezoid(0.168, 0.022, 0.545, 0.009, inner, 0.03);
   pen.capsule([0.028, 0.17], [0.012, 0.32], 0.008, darker(upperC, 0.75), false);
   pen.capsule([-0.028, 0.17], [-0.012, 0.32], 0.008, darker(upperC, 0.75), false);
 }
@@ -653,16 +625,7 @@ function drawBagInFront({ pen, a, w, back }: Figure): void {
       bagC,
       0.054,
     );
-    pen.polygon(
-      [
-        [-0.036, 0.3],
-        [0.036, 0.3],
-        [0.036, 0.385],
-        [-0.036, 0.385],
-      ],
-      darker(bagC, 0.82),
-      0.036,
-    );
+    pen.trapezoid(0.3, 0.036, 0.385, 0.036, darker(bagC, 0.82), 0.036);
   } else if (a.bag?.type === 'handbag') {
     const bagC = toCol(GARMENT_RGB[a.bag.color]);
     pen.capsule([-(sh - 0.03), 0.18], [0.1, 0.47], 0.008, darker(bagC, 0.85), false);
