@@ -44,6 +44,20 @@ describe.runIf(process.env.IRRA_TEST_BACKEND === 'wasm')('demo', () => {
     expect(table).toMatch(/\| chance +\| 33\.33 \|/);
   });
 
+  it('imgAug adds the reference augmentations to training images only: other losses, the same untrained table, repeatable', async () => {
+    const options = { ...small, epochs: 1, seed: 2 };
+    const plain = await runDemo(options);
+    plain.model.dispose();
+    const aug = await runDemo({ ...options, imgAug: true });
+    aug.model.dispose();
+    const again = await runDemo({ ...options, imgAug: true });
+    again.model.dispose();
+    expect(aug.history[0].means).not.toEqual(plain.history[0].means);
+    expect(aug.untrained).toEqual(plain.untrained);
+    expect(again.history[0].means).toEqual(aug.history[0].means);
+    expect(again.trained).toEqual(aug.trained);
+  });
+
   it('uses the SynthPedes word vocabulary without a CLIP file, with the special ids last', async () => {
     const r = await runDemo({ ...small, epochs: 1, seed: 1 });
     r.model.dispose();

@@ -35,6 +35,8 @@ export const DEMO_DEFAULTS = {
   layers: 2,
   /** Clean captions for SDM/ID: ahead of the reference's masked ones on the mean over seeds 0–4 (docs/training.md). */
   captionMasking: 'clean' as CaptionMasking,
+  /** The reference's `--img_aug` (pad 10 + random crop + random erasing) on top of the random flip. */
+  imgAug: false,
   /** Evaluate on the held-out identities every this many epochs (for the report's R1/mAP curve). */
   evalPeriod: 2,
 } as const;
@@ -68,6 +70,8 @@ export interface DemoOptions {
   layers?: number;
   /** What the retrieval losses see with 'mlm' ({@link CaptionMasking}; docs/training.md measures both). */
   captionMasking?: CaptionMasking;
+  /** Training images also get the reference's `--img_aug` augmentations (pad + crop + erasing), not only the flip. */
+  imgAug?: boolean;
   /** Evaluate every this many epochs during training (and always after the last). */
   evalPeriod?: number;
   /** Worker threads of data-parallel training (1: this thread); default: one per core (Node). */
@@ -273,7 +277,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     batchSize: o.batchSize,
     seed: o.seed,
     contextLength: text.contextLength,
-    transform: buildTransforms({ imageSize: o.imageSize, isTrain: true }),
+    transform: buildTransforms({ imageSize: o.imageSize, isTrain: true, aug: o.imgAug }),
     encodeText,
     captionMasking: o.captionMasking,
     mask: rowwiseMask((row, rng) => buildMlmInputs(row, { rng, maskId: text.maskId, vocabSize: text.vocabSize })),

@@ -45,6 +45,7 @@ export interface DemoCommandOptions {
   warmup_epochs: number;
   temperature: number;
   caption_masking: CaptionMasking;
+  img_aug: boolean;
   workers?: number;
   backend?: string;
   vocab?: string;
@@ -70,6 +71,7 @@ export const DEMO_COMMAND_DEFAULTS: Readonly<DemoCommandOptions> = Object.freeze
   warmup_epochs: DEMO_DEFAULTS.warmupEpochs,
   temperature: DEMO_DEFAULTS.temperature,
   caption_masking: DEMO_DEFAULTS.captionMasking,
+  img_aug: DEMO_DEFAULTS.imgAug,
   no_clip: false,
   report: DEMO_REPORT,
   no_report: false,
@@ -108,6 +110,10 @@ const DEMO_OPTION_GROUPS: readonly OptionGroup[] = [
         kind: 'string',
         choices: ['reference', 'clean'],
         help: "with mlm, what SDM/ITC/ID see: reference (masked captions, as the reference's dataset) or clean (docs/training.md)",
+      },
+      img_aug: {
+        kind: 'flag',
+        help: "pad + random crop + random erasing on training images (the reference's --img_aug)",
       },
       workers: {
         kind: 'int',
@@ -217,6 +223,7 @@ export async function commandDemo(argv: readonly string[], io: CommandIO = proce
     warmupEpochs: o.warmup_epochs,
     temperature: o.temperature,
     captionMasking: o.caption_masking,
+    imgAug: o.img_aug,
     ...(o.workers ? { workers: o.workers } : {}),
     ...(vocabPath ? { clipVocabulary: new Uint8Array(readFileSync(vocabPath)) } : {}),
     progress: progress?.progress ?? 'none',
