@@ -8,7 +8,9 @@
  * - `train_step_small_inline`, `train_step_small_workers_1`, `_2`: the demo's model (batch 32)
  *   trained in this thread, and over 1 and 2 workers; the goal is 2 workers ≥ 1.7× faster than 1.
  *
- * Each step time is the median over `--steps` timed steps after one warm-up step. Prints one line
+ * Each step time is the median over `--steps` timed steps after one warm-up step; the three
+ * demo-size setups run side by side and take their steps in turn, so that the VM's speed drifts
+ * (large here: FACTS.md, bench/parallel_ceiling.ts) reach all three alike. Prints one line
  * per row, and with --json a last line `RESULT [rows]` (the shape of bench/run.ts's results) for
  * bench/run.ts to include.
  *
@@ -49,16 +51,22 @@ function asTrainBatch(b: IRRABatch): TrainBatch {
   };
 }
 
-/** Median seconds of `steps` optimizer steps (after one warm-up) with `workers` worker threads (0 = this thread). */
-async function stepSeconds(config: IRRAConfig, batchSize: number, workers: number, steps: number): Promise<number> {
+/** One training setup (model, Adam, batch, and a worker group unless in this thread) whose `step()` times one optimizer step. */
+interface StepSetup {
+  /** Seconds of one optimizer step. */
+  step(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** A {@link StepSetup} with `workers` worker threads (0 = this thread). */
+async function stepSetup(config: IRRAConfig, batchSize: number, workers: number): Promise<StepSetup> {
   const model = IRRA.create(config, { seed: 0 });
   const optimizer = buildOptimizer(model, { lr: 1e-5, stateStorage: 'host' });
   const batch = trainBatch(config, batchSize);
-  const times: number[] = [];
   const group = workers > 0 ? await DataParallelGroup.start(model, { workers, backend: 'wasm' }) : null;
   const trainer = new Trainer(model, { optimizer, trainData: () => [], workers: 1 });
-  try {
-    for (let i = 0; i <= steps; i++) {
+  return {
+    async step() {
       const tb = asTrainBatch(batch);
       const t0 = performance.now();
       if (group) {
@@ -66,15 +74,40 @@ async function stepSeconds(config: IRRAConfig, batchSize: number, workers: numbe
         optimizer.applyGradients(grads, { disposeGradients: true });
         tf.dispose([tb.images, tb.captionIds, tb.mlmIds as tf.Tensor, tb.mlmLabels as tf.Tensor]);
       } else trainer.step(tb);
-      if (i > 0) times.push((performance.now() - t0) / 1000);
+      return (performance.now() - t0) / 1000;
+    },
+    async close() {
+      await group?.close();
+      optimizer.dispose();
+      tf.dispose(Object.values(batch) as tf.Tensor[]);
+      model.dispose();
+    },
+  };
+}
+
+/**
+ * Seconds per optimizer step of each setup (`workers` entries: 0 = this thread), the setups' steps
+ * interleaved (one step of each in turn, after one warm-up step each) so that drifts of the
+ * machine's speed reach every setup alike. Returns each setup's step times.
+ */
+async function interleavedStepSeconds(
+  config: IRRAConfig,
+  batchSize: number,
+  workers: readonly number[],
+  steps: number,
+): Promise<number[][]> {
+  const setups: StepSetup[] = [];
+  try {
+    for (const w of workers) setups.push(await stepSetup(config, batchSize, w));
+    for (const s of setups) await s.step();
+    const times: number[][] = workers.map(() => []);
+    for (let i = 0; i < steps; i++) {
+      for (const [k, s] of setups.entries()) times[k].push(await s.step());
     }
+    return times;
   } finally {
-    await group?.close();
-    optimizer.dispose();
-    tf.dispose(Object.values(batch) as tf.Tensor[]);
-    model.dispose();
+    for (const s of setups) await s.close();
   }
-  return median(times);
 }
 
 function push(r: Row): void {
@@ -92,7 +125,7 @@ async function main(): Promise<void> {
     const b16 = irraConfig({ preset: 'ViT-B/16' });
     const rowsB16 = imageTokens(b16) * 8;
     const before = matMulGflops(rowsB16, b16.visionWidth, 3);
-    const s = await stepSeconds(b16, 8, 2, STEPS);
+    const s = median((await interleavedStepSeconds(b16, 8, [2], STEPS))[0]);
     const after = matMulGflops(rowsB16, b16.visionWidth, 3);
     const roof = (before + after) / 2;
     push({
@@ -110,13 +143,20 @@ async function main(): Promise<void> {
   const rowsSmall = imageTokens(small) * 32;
   const roof = matMulGflops(rowsSmall, small.visionWidth, 20);
   const fwd = trainForwardFlops(small, 32) * 32;
-  const times: Record<string, number> = {};
-  for (const [name, workers] of [
+  const setups = [
     ['inline', 0],
     ['workers_1', 1],
     ['workers_2', 2],
-  ] as const) {
-    const s = await stepSeconds(small, 32, workers, SMALL_STEPS);
+  ] as const;
+  const stepTimes = await interleavedStepSeconds(
+    small,
+    32,
+    setups.map(([, w]) => w),
+    SMALL_STEPS,
+  );
+  const times: Record<string, number> = {};
+  for (const [k, [name, workers]] of setups.entries()) {
+    const s = median(stepTimes[k]);
     times[name] = s;
     push({
       backend: 'wasm',
@@ -126,11 +166,13 @@ async function main(): Promise<void> {
       rooflineRatio: fwd / (roof * 1e9) / s,
       batch: 32,
       matmulGflops: roof,
-      note: workers === 0 ? 'in this thread' : `${workers} worker thread(s); median of ${SMALL_STEPS} steps`,
+      note: `${workers === 0 ? 'in this thread' : `${workers} worker thread(s)`}; median of ${SMALL_STEPS} steps, interleaved with the other two setups' steps`,
     });
   }
+  const pairRatios = stepTimes[1].map((t, i) => t / stepTimes[2][i]);
   console.log(
-    `  demo-size step: 2 workers ${(times.workers_1 / times.workers_2).toFixed(2)}× faster than 1 worker, ` +
+    `  demo-size step: 2 workers ${(times.workers_1 / times.workers_2).toFixed(2)}× faster than 1 worker ` +
+      `(median of the ${SMALL_STEPS} back-to-back pairs: ${median(pairRatios).toFixed(2)}×), ` +
       `${(times.inline / times.workers_2).toFixed(2)}× faster than in-thread`,
   );
   if (JSON_OUT) console.log(`RESULT ${JSON.stringify(rows)}`);
