@@ -87,10 +87,10 @@ function ablationTable(spec: string): string {
     const i = e.lastIndexOf('=');
     return { label: e.slice(0, i), rows: rowsOf(e.slice(i + 1)) };
   });
-  const common = entries
-    .map((e) => new Set(e.rows.map((r) => r.seed)))
-    .reduce((a, b) => new Set([...a].filter((s) => b.has(s))));
-  const seeds = [...common].sort((a, b) => a - b);
+  const seeds = entries[0].rows
+    .map((r) => r.seed)
+    .filter((s) => entries.every((e) => e.rows.some((r) => r.seed === s)))
+    .sort((a, b) => a - b);
   return [
     `| losses | ${METRICS.join(' | ')} | R1 of seeds ${seeds.join(', ')} |`,
     `|---|${METRICS.map(() => '---|').join('')}---|`,
