@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -10,6 +10,7 @@ import {
   type DemoExportManifest,
   type DemoExportVocabulary,
   demoExportExists,
+  demoExportIsCurrent,
   writeDemoExport,
 } from '../src/cli/demo_export';
 import { irraConfig } from '../src/config';
@@ -126,6 +127,23 @@ describe('writeDemoExport', () => {
     expect(m).toEqual(manifest);
     expect(m.trained.R1).toBe(50);
     expect(m.options).toMatchObject({ seed: 5, identities: 8, imagesPerIdentity: 2, captionsPerImage: 2 });
+  });
+
+  it('demoExportIsCurrent: true only for an export of the same options and the same DEMO_DEFAULTS', () => {
+    // The export written by the test above (same `dir`, same `options`).
+    expect(demoExportIsCurrent(dir, options)).toBe(true);
+    expect(demoExportIsCurrent(dir, { ...options, epochs: 3 })).toBe(false);
+    expect(demoExportIsCurrent(dir, { ...options, lr: 1e-2 })).toBe(false);
+    expect(demoExportIsCurrent(dir, { ...options, log: () => {}, progress: 'none' })).toBe(true);
+    expect(demoExportIsCurrent(join(dir, 'absent'), options)).toBe(false);
+    // An export from before the recipe was recorded (no demoOptions) is not current.
+    const file = join(dir, DEMO_EXPORT_FILES.manifest);
+    const text = readFileSync(file, 'utf8');
+    const { demoOptions: _dropped, ...older } = JSON.parse(text) as DemoExportManifest;
+    writeFileSync(file, JSON.stringify(older));
+    expect(demoExportIsCurrent(dir, options)).toBe(false);
+    writeFileSync(file, text);
+    expect(demoExportIsCurrent(dir, options)).toBe(true);
   });
 
   it('refuses a CLIP-vocabulary run and options that do not reproduce the run', async () => {

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { selectBackend } from '../src/backends';
 import { DEMO_DEFAULTS, formatDemoTable, runDemo } from '../src/cli/demo';
-import { demoExportExists, writeDemoExport } from '../src/cli/demo_export';
+import { demoExportExists, demoExportIsCurrent, writeDemoExport } from '../src/cli/demo_export';
 import { integerFlag } from '../src/cli/options';
 
 const HELP = `usage: npm run demo:export -- [options]
@@ -40,14 +40,17 @@ async function main(): Promise<number> {
     return 0;
   }
   const out = resolve(values.out ?? resolve(here, 'public/model'));
-  if (!values.force && demoExportExists(out)) {
-    console.log(`demo:export: ${out} already holds an export (use --force to retrain)`);
-    return 0;
-  }
   const options = {
     seed: integerFlag('seed', values.seed, DEMO_DEFAULTS.seed, 0),
     epochs: integerFlag('epochs', values.epochs, DEMO_DEFAULTS.epochs, 1),
   };
+  if (!values.force && demoExportIsCurrent(out, options)) {
+    console.log(`demo:export: ${out} already holds an export of these options (use --force to retrain)`);
+    return 0;
+  }
+  if (demoExportExists(out) && !values.force) {
+    console.log(`demo:export: ${out} holds an export made with other options or an older recipe: retraining`);
+  }
   const backend = await selectBackend(['wasm', 'cpu']);
   console.log(`demo:export: training on ${backend} (${options.epochs} epochs, seed ${options.seed})`);
   const t0 = performance.now();

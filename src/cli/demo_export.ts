@@ -3,7 +3,7 @@
  * in the TensorFlow.js format, the model configuration, the word vocabulary and the held-out
  * gallery. Node only (writes files).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { IRRAConfig } from '../config';
@@ -59,6 +59,8 @@ export interface DemoExportGallery {
 export interface DemoExportManifest {
   createdAt: string;
   options: { seed: number; epochs: number; identities: number; imagesPerIdentity: number; captionsPerImage: number };
+  /** Every option of the run ({@link DEMO_DEFAULTS} with the given ones), for {@link demoExportIsCurrent}. */
+  demoOptions: Record<string, unknown>;
   backend: string;
   epochsRun: number;
   cutShort: boolean;
@@ -72,6 +74,34 @@ export interface DemoExportManifest {
 /** True when `dir` holds a complete export (its `export.json` exists). */
 export function demoExportExists(dir: string): boolean {
   return existsSync(join(dir, DEMO_EXPORT_FILES.manifest));
+}
+
+/** The run's options as an export records them: {@link DEMO_DEFAULTS} with `options`, without callbacks and vocabulary bytes. */
+function recordedOptions(options: DemoOptions): Record<string, unknown> {
+  const {
+    log: _log,
+    trainHooks: _hooks,
+    clipVocabulary: _vocabulary,
+    progress: _progress,
+    ...rest
+  } = {
+    ...DEMO_DEFAULTS,
+    ...options,
+  };
+  return JSON.parse(JSON.stringify(rest)) as Record<string, unknown>;
+}
+
+/**
+ * True when `dir` holds a complete export made with these options: the same {@link DEMO_DEFAULTS}
+ * merged with `options` as when it was written. False when there is none, or when it was made by
+ * another recipe (older defaults, another seed or epoch count), so that it should be retrained.
+ */
+export function demoExportIsCurrent(dir: string, options: DemoOptions = {}): boolean {
+  if (!demoExportExists(dir)) return false;
+  const manifest = JSON.parse(
+    readFileSync(join(dir, DEMO_EXPORT_FILES.manifest), 'utf8'),
+  ) as Partial<DemoExportManifest>;
+  return JSON.stringify(manifest.demoOptions ?? null) === JSON.stringify(recordedOptions(options));
 }
 
 /**
@@ -156,6 +186,7 @@ export async function writeDemoExport(
       imagesPerIdentity: o.imagesPerIdentity,
       captionsPerImage: o.captionsPerImage,
     },
+    demoOptions: recordedOptions(options),
     backend: result.backend,
     epochsRun: result.epochsRun,
     cutShort: result.cutShort,
