@@ -55,6 +55,9 @@ function asTrainBatch(b: IRRABatch): TrainBatch {
 interface StepSetup {
   /** Seconds of one optimizer step. */
   step(): Promise<number>;
+  /** Milliseconds per phase summed since the last `reset()`: the group's phases and `adam` (null in this thread). */
+  phases(): Record<string, number> | null;
+  reset(): void;
   close(): Promise<void>;
 }
 
@@ -65,16 +68,26 @@ async function stepSetup(config: IRRAConfig, batchSize: number, workers: number)
   const batch = trainBatch(config, batchSize);
   const group = workers > 0 ? await DataParallelGroup.start(model, { workers, backend: 'wasm' }) : null;
   const trainer = new Trainer(model, { optimizer, trainData: () => [], workers: 1 });
+  let adamMs = 0;
   return {
     async step() {
       const tb = asTrainBatch(batch);
       const t0 = performance.now();
       if (group) {
         const { grads } = await group.gradients(tb);
+        const tAdam = performance.now();
         optimizer.applyGradients(grads, { disposeGradients: true });
+        adamMs += performance.now() - tAdam;
         tf.dispose([tb.images, tb.captionIds, tb.mlmIds as tf.Tensor, tb.mlmLabels as tf.Tensor]);
       } else trainer.step(tb);
       return (performance.now() - t0) / 1000;
+    },
+    phases() {
+      return group ? { ...group.phaseMs, adam: adamMs } : null;
+    },
+    reset() {
+      adamMs = 0;
+      if (group) for (const k of Object.keys(group.phaseMs) as (keyof typeof group.phaseMs)[]) group.phaseMs[k] = 0;
     },
     async close() {
       await group?.close();
@@ -88,23 +101,31 @@ async function stepSetup(config: IRRAConfig, batchSize: number, workers: number)
 /**
  * Seconds per optimizer step of each setup (`workers` entries: 0 = this thread), the setups' steps
  * interleaved (one step of each in turn, after one warm-up step each) so that drifts of the
- * machine's speed reach every setup alike. Returns each setup's step times.
+ * machine's speed reach every setup alike. Returns each setup's step times, and the mean milliseconds per step of each phase of the
+ * worker setups (DataParallelGroup.phaseMs and Adam; null in this thread).
  */
 async function interleavedStepSeconds(
   config: IRRAConfig,
   batchSize: number,
   workers: readonly number[],
   steps: number,
-): Promise<number[][]> {
+): Promise<{ times: number[][]; phases: (Record<string, number> | null)[] }> {
   const setups: StepSetup[] = [];
   try {
     for (const w of workers) setups.push(await stepSetup(config, batchSize, w));
-    for (const s of setups) await s.step();
+    for (const s of setups) {
+      await s.step();
+      s.reset();
+    }
     const times: number[][] = workers.map(() => []);
     for (let i = 0; i < steps; i++) {
       for (const [k, s] of setups.entries()) times[k].push(await s.step());
     }
-    return times;
+    const phases = setups.map((s) => {
+      const p = s.phases();
+      return p && Object.fromEntries(Object.entries(p).map(([k, v]) => [k, v / steps]));
+    });
+    return { times, phases };
   } finally {
     for (const s of setups) await s.close();
   }
@@ -125,7 +146,7 @@ async function main(): Promise<void> {
     const b16 = irraConfig({ preset: 'ViT-B/16' });
     const rowsB16 = imageTokens(b16) * 8;
     const before = matMulGflops(rowsB16, b16.visionWidth, 3);
-    const s = median((await interleavedStepSeconds(b16, 8, [2], STEPS))[0]);
+    const s = median((await interleavedStepSeconds(b16, 8, [2], STEPS)).times[0]);
     const after = matMulGflops(rowsB16, b16.visionWidth, 3);
     const roof = (before + after) / 2;
     push({
@@ -148,7 +169,7 @@ async function main(): Promise<void> {
     ['workers_1', 1],
     ['workers_2', 2],
   ] as const;
-  const stepTimes = await interleavedStepSeconds(
+  const { times: stepTimes, phases } = await interleavedStepSeconds(
     small,
     32,
     setups.map(([, w]) => w),
@@ -168,6 +189,18 @@ async function main(): Promise<void> {
       matmulGflops: roof,
       note: `${workers === 0 ? 'in this thread' : `${workers} worker thread(s)`}; median of ${SMALL_STEPS} steps, interleaved with the other two setups' steps`,
     });
+  }
+  for (const [k, [name]] of setups.entries()) {
+    const p = phases[k];
+    if (!p) continue;
+    const serial = p.weights + p.send + p.batchLosses + p.sum + p.adam;
+    console.log(
+      `  ${name} phases, ms per step: ${Object.entries(p)
+        .map(([n, v]) => `${n} ${v.toFixed(1)}`)
+        .join(
+          ', ',
+        )}; the workers' passes ${(p.forward + p.backward).toFixed(1)}, this thread's serial work ${serial.toFixed(1)}`,
+    );
   }
   const pairRatios = stepTimes[1].map((t, i) => t / stepTimes[2][i]);
   console.log(

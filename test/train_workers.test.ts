@@ -111,9 +111,19 @@ describe('data-parallel training in worker threads', () => {
       const group = await DataParallelGroup.start(model, { workers: 2, backend });
       try {
         const b = trainBatch(batch);
+        expect(Object.values(group.phaseMs)).toEqual([0, 0, 0, 0, 0, 0]);
+        const t0 = performance.now();
         const first = await group.gradients(b);
         const second = await group.gradients(b);
+        const wall = performance.now() - t0;
         tf.dispose([b.images, b.captionIds, b.mlmIds as tf.Tensor, b.mlmLabels as tf.Tensor]);
+        // The phases add up to the two calls' wall time (less the work between the marks).
+        const phases = Object.values(group.phaseMs);
+        const total = phases.reduce((a, x) => a + x, 0);
+        expect(phases.every((x) => x >= 0)).toBe(true);
+        expect(group.phaseMs.forward + group.phaseMs.backward).toBeGreaterThan(0);
+        expect(total).toBeLessThanOrEqual(wall);
+        expect(total).toBeGreaterThan(0.9 * wall);
         return { first, second };
       } finally {
         await group.close();

@@ -158,9 +158,28 @@ export function splitRows(n: number, parts: number): { start: number; count: num
  * {@link DataParallelGroup.start}; {@link DataParallelGroup.close} terminates every worker (also
  * call it after an error).
  */
+/**
+ * Milliseconds spent in each phase of {@link DataParallelGroup.gradients}, summed over its calls:
+ * `weights` (current weights into shared memory), `send` (the batch read back, sliced and posted),
+ * `forward` (waiting for the workers' features: their forward passes), `batchLosses` (the
+ * batch-level losses and their feature gradients, in this thread), `backward` (waiting for the
+ * workers' parameter gradients), `sum` (the workers' gradients summed into tensors). Everything
+ * but `forward` and `backward` runs in the calling thread while the workers wait.
+ */
+export interface DataParallelPhaseMs {
+  weights: number;
+  send: number;
+  forward: number;
+  batchLosses: number;
+  backward: number;
+  sum: number;
+}
+
 export class DataParallelGroup {
   private stepCount = 0;
   private closed = false;
+  /** Time per phase of {@link gradients}, summed over the calls since the group started (or since it was zeroed: set the fields to 0). */
+  readonly phaseMs: DataParallelPhaseMs = { weights: 0, send: 0, forward: 0, batchLosses: 0, backward: 0, sum: 0 };
 
   private constructor(
     private readonly model: IRRA,
@@ -248,12 +267,19 @@ export class DataParallelGroup {
   async gradients(batch: TrainBatch): Promise<ParallelGradients> {
     if (this.closed) throw new Error('DataParallelGroup: the group is closed');
     const step = ++this.stepCount;
+    let mark = performance.now();
+    const phase = (name: keyof DataParallelPhaseMs) => {
+      const now = performance.now();
+      this.phaseMs[name] += now - mark;
+      mark = now;
+    };
     const control = new Int32Array(this.data.control);
     const model = this.model;
     const [B, H, W, C] = batch.images.shape;
     const L = batch.captionIds.shape[1];
     const E = model.config.embedDim;
     this.writeParams();
+    phase('weights');
     const images = batch.images.dataSync() as Float32Array;
     const captionIds = batch.captionIds.dataSync() as Int32Array;
     const mlmIds = batch.mlmIds ? (batch.mlmIds.dataSync() as Int32Array) : null;
@@ -295,8 +321,10 @@ export class DataParallelGroup {
       a.link.worker.postMessage(msg, transfer);
     }
     const values: Record<string, number> = {};
+    phase('send');
     if (exchange) {
       const feats = await Promise.all(active.map((a) => a.link.expect('features')));
+      phase('forward');
       const image = new Float32Array(B * E);
       const text = new Float32Array(B * E);
       active.forEach((a, k) => {
@@ -307,8 +335,10 @@ export class DataParallelGroup {
       Object.assign(values, batchValues);
       Atomics.store(control, CONTROL.featureGradStep, step);
       Atomics.notify(control, CONTROL.featureGradStep);
+      phase('batchLosses');
     }
     const done = await Promise.all(active.map((a) => a.link.expect('done')));
+    phase('backward');
     active.forEach((a, k) => {
       for (const [key, v] of Object.entries(done[k].values)) {
         const weight = PER_SAMPLE.has(key)
@@ -321,13 +351,12 @@ export class DataParallelGroup {
     });
     const ordered: Record<string, number> = {};
     for (const k of VALUE_ORDER) if (k in values) ordered[k] = values[k];
-    return {
-      values: ordered,
-      grads: this.sumGradients(
-        active.length,
-        done.map((d) => d.hasGrad),
-      ),
-    };
+    const grads = this.sumGradients(
+      active.length,
+      done.map((d) => d.hasGrad),
+    );
+    phase('sum');
+    return { values: ordered, grads };
   }
 
   /**

@@ -3,6 +3,7 @@
 export {
   DataParallelGroup,
   type DataParallelOptions,
+  type DataParallelPhaseMs,
   type ParallelGradients,
   splitRows,
 } from './data_parallel';
