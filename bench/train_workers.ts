@@ -10,7 +10,7 @@
  *
  * Each step time is the median over `--steps` timed steps after one warm-up step; the three
  * demo-size setups run side by side and take their steps in turn, so that the VM's speed drifts
- * (large here: FACTS.md, bench/parallel_ceiling.ts) reach all three alike. Prints one line
+ * (up to 2× within a minute here: bench/parallel_ceiling.ts) reach all three alike. Prints one line
  * per row, and with --json a last line `RESULT [rows]` (the shape of bench/run.ts's results) for
  * bench/run.ts to include.
  *
@@ -101,8 +101,9 @@ async function stepSetup(config: IRRAConfig, batchSize: number, workers: number)
 /**
  * Seconds per optimizer step of each setup (`workers` entries: 0 = this thread), the setups' steps
  * interleaved (one step of each in turn, after one warm-up step each) so that drifts of the
- * machine's speed reach every setup alike. Returns each setup's step times, and the mean milliseconds per step of each phase of the
- * worker setups (DataParallelGroup.phaseMs and Adam; null in this thread).
+ * machine's speed reach every setup alike. Returns each setup's step times, and the mean
+ * milliseconds per step of each phase of the worker setups (DataParallelGroup.phaseMs and Adam;
+ * null in this thread).
  */
 async function interleavedStepSeconds(
   config: IRRAConfig,
