@@ -153,12 +153,6 @@ export function splitRows(n: number, parts: number): { start: number; count: num
 }
 
 /**
- * A group of training workers around one model (the coordinator's copy, which the optimizer
- * updates and which evaluation and checkpoints read). Node only. Start it with
- * {@link DataParallelGroup.start}; {@link DataParallelGroup.close} terminates every worker (also
- * call it after an error).
- */
-/**
  * Milliseconds spent in each phase of {@link DataParallelGroup.gradients}, summed over its calls:
  * `weights` (current weights into shared memory), `send` (the batch read back, sliced and posted),
  * `forward` (waiting for the workers' features: their forward passes), `batchLosses` (the
@@ -175,6 +169,12 @@ export interface DataParallelPhaseMs {
   sum: number;
 }
 
+/**
+ * A group of training workers around one model (the coordinator's copy, which the optimizer
+ * updates and which evaluation and checkpoints read). Node only. Start it with
+ * {@link DataParallelGroup.start}; {@link DataParallelGroup.close} terminates every worker (also
+ * call it after an error).
+ */
 export class DataParallelGroup {
   private stepCount = 0;
   private closed = false;
