@@ -16,6 +16,7 @@ import { dirname, resolve } from 'node:path';
 import { selectBackend } from '../src/backends';
 import { DEMO_DEFAULTS, type DemoOptions, runDemo } from '../src/cli/demo';
 import { flag, option } from './args';
+import { meanSd } from './stats';
 
 const seeds = option('seeds', '0,1,2,3,4,5,6,7,8,9').split(',').map(Number);
 const overrides = JSON.parse(option('set', '{}')) as DemoOptions;
@@ -55,8 +56,7 @@ for (const seed of seeds) {
       `train ${row.trainSeconds} s`,
   );
   const r1 = rows.map((x) => (x.trained as { R1: number }).R1);
-  const mean = r1.reduce((a, b) => a + b, 0) / r1.length;
-  const sd = Math.sqrt(r1.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, r1.length - 1));
+  const { mean, sd } = meanSd(r1);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(
     out,

@@ -12,6 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { option } from './args';
+import { meanSd } from './stats';
 
 interface Metrics {
   R1: number;
@@ -36,12 +37,6 @@ function rowsOf(file: string): SeedRow[] {
 }
 
 const f2 = (x: number) => x.toFixed(2);
-
-function meanSd(xs: number[]): { mean: number; sd: number } {
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, xs.length - 1));
-  return { mean, sd };
-}
 
 const pm = (xs: number[]) => {
   const { mean, sd } = meanSd(xs);

@@ -25,17 +25,13 @@ import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-wasm';
 import { IRRA, totalLoss } from '../src/model';
 import { flag, numberOption } from './args';
+import { median } from './stats';
 import { DEMO_SIZE_CONFIG, trainBatch } from './train_batch';
 
 const STEPS = numberOption('steps', 10);
 const ROUNDS = numberOption('rounds', 3);
 const CHILD_BATCH = numberOption('child_batch', 0);
 const CHILD_MATMUL = flag('child_matmul');
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 /** In a child: median seconds of `steps` forward + backward passes at `batch` (after one warm-up). */
 async function childSteps(batch: number, steps: number): Promise<number> {

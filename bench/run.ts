@@ -42,6 +42,7 @@ import { buildOptimizer } from '../src/train';
 import { benchArgs, flag, numberOption, option } from './args';
 import { onnxPeerRows } from './onnx_peer';
 import { imageFlops, imageTokens, matMulGflops, run, textFlops, trainForwardFlops } from './roofline';
+import { median } from './stats';
 import { captionIds, DEMO_SIZE_CONFIG, trainBatch } from './train_batch';
 import { workerThroughput } from './worker_rate';
 
@@ -110,9 +111,6 @@ function trainInChild(batch: number): TrainChild | { error: string } {
   }
   return JSON.parse(line.slice('RESULT '.length)) as TrainChild;
 }
-
-/** Seconds of each of `repeats` calls of `fn` (after `warmup` unmeasured calls), median. */
-const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 
 /**
  * Measures `work` (`repeats` calls) between roofline samples: one before every call and one after

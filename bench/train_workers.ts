@@ -28,6 +28,7 @@ import { Trainer } from '../src/train/trainer';
 import { flag, numberOption } from './args';
 import { imageTokens, matMulGflops, trainForwardFlops } from './roofline';
 import type { CompleteBenchRow as Row } from './rows';
+import { median } from './stats';
 import { DEMO_SIZE_CONFIG, trainBatch } from './train_batch';
 
 const STEPS = numberOption('steps', 3);
@@ -36,8 +37,6 @@ const SKIP_B16 = flag('skip_b16');
 const JSON_OUT = flag('json');
 
 const rows: Row[] = [];
-
-const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 
 /** The bench batch as the trainer takes it (new tensors, owned by the caller). */
 function asTrainBatch(b: IRRABatch): TrainBatch {
