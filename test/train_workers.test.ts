@@ -1,49 +1,21 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TrainBatch } from '../src/data/batch';
-import { type IRRA, type IRRABatch, totalLoss } from '../src/model';
+import type { IRRA, IRRABatch } from '../src/model';
 import { DataParallelGroup, splitRows } from '../src/train/data_parallel';
 import { buildOptimizer } from '../src/train/optimizer';
 import { disposeCheckpoint, Trainer, type TrainerCheckpoint } from '../src/train/trainer';
+import {
+  disposeTrainBatch,
+  expectSingleProcessGradients,
+  parameterValues,
+  singleProcess,
+  trainBatch,
+  worstRelative,
+} from './helpers/data_parallel';
 import { loadFixtureModel } from './helpers/model_fixtures';
 import { watchWorkers } from './helpers/workers';
 
 const backend = process.env.IRRA_TEST_BACKEND ?? 'cpu';
-const IMAGE_IDS = [0, 1, 1, 3];
-
-/** The fixture batch as the trainer takes it (new tensors; `pidsOverride` replaces the pids). */
-function trainBatch(batch: IRRABatch, pidsOverride?: number[]): TrainBatch {
-  return {
-    pids: Int32Array.from(pidsOverride ?? batch.pids.dataSync()),
-    imageIds: Int32Array.from(IMAGE_IDS),
-    images: tf.clone(batch.images),
-    captionIds: tf.clone(batch.captionIds),
-    mlmIds: tf.clone(batch.mlmIds as tf.Tensor2D),
-    mlmLabels: tf.clone(batch.mlmLabels as tf.Tensor2D),
-  };
-}
-
-/** Largest |a − e| over the largest |e|, per parameter; the worst over all parameters. */
-function worstRelative(got: Map<string, Float32Array>, expected: Map<string, Float32Array>): number {
-  let worst = 0;
-  for (const [name, e] of expected) {
-    const a = got.get(name);
-    if (!a) throw new Error(`no gradient for ${name}`);
-    let scale = 0;
-    let diff = 0;
-    for (let i = 0; i < e.length; i++) {
-      scale = Math.max(scale, Math.abs(e[i]));
-      diff = Math.max(diff, Math.abs(a[i] - e[i]));
-    }
-    worst = Math.max(worst, scale === 0 ? diff : diff / scale);
-  }
-  return worst;
-}
-
-function weights(model: IRRA): Map<string, Float32Array> {
-  return new Map([...model.namedParameters()].map(([k, v]) => [k, Float32Array.from(v.dataSync())]));
-}
-
 describe('data-parallel training in worker threads', () => {
   let model: IRRA;
   let batch: IRRABatch;
@@ -67,44 +39,11 @@ describe('data-parallel training in worker threads', () => {
     expect(splitRows(4, 4).map((s) => s.count)).toEqual([1, 1, 1, 1]);
   });
 
-  /** One process: the losses and gradients of the fixture batch with its rows in `order`. */
-  function singleProcess(order: number[]) {
-    const vars = [...model.namedParameters()].filter(([, v]) => v.trainable);
-    const values: Record<string, number> = {};
-    const rows = tf.tensor1d(order, 'int32');
-    const pick = <T extends tf.Tensor>(t: T) => tf.gather(t, rows) as T;
-    const permuted = {
-      images: pick(batch.images),
-      captionIds: pick(batch.captionIds),
-      mlmIds: pick(batch.mlmIds as tf.Tensor2D),
-      mlmLabels: pick(batch.mlmLabels as tf.Tensor2D),
-      pids: pick(batch.pids),
-      imageIds: tf.tensor1d(
-        order.map((i) => IMAGE_IDS[i]),
-        'int32',
-      ),
-    };
-    const single = tf.variableGrads(
-      () => {
-        const out = model.computeLosses(permuted) as Record<string, tf.Scalar>;
-        for (const [k, v] of Object.entries(out)) values[k] = v.dataSync()[0];
-        return totalLoss(out);
-      },
-      vars.map(([, v]) => v),
-    );
-    const byVar = new Map(vars.map(([k, v]) => [v.name, k]));
-    const grads = new Map(
-      Object.entries(single.grads).map(([vn, g]) => [byVar.get(vn) as string, Float32Array.from(g.dataSync())]),
-    );
-    tf.dispose([single.value, ...Object.values(single.grads), rows, ...Object.values(permuted)]);
-    return { values, grads };
-  }
-
   it('gives the single-process losses and gradients within 1e-5 relative (2 workers), leaking nothing', async () => {
     model.loadStateDict(initial);
-    const { values, grads: expected } = singleProcess([0, 1, 2, 3]);
+    const single = singleProcess(model, batch, [0, 1, 2, 3]);
     // The float32 noise floor of one process: the same batch with its rows in another order.
-    const spread = worstRelative(singleProcess([2, 3, 0, 1]).grads, expected);
+    const spread = worstRelative(singleProcess(model, batch, [2, 3, 0, 1]).grads, single.grads);
 
     const before = tf.memory().numTensors;
     const run = await watchWorkers(async () => {
@@ -116,7 +55,7 @@ describe('data-parallel training in worker threads', () => {
         const first = await group.gradients(b);
         const second = await group.gradients(b);
         const wall = performance.now() - t0;
-        tf.dispose([b.images, b.captionIds, b.mlmIds as tf.Tensor, b.mlmLabels as tf.Tensor]);
+        disposeTrainBatch(b);
         // The phases add up to the two calls' wall time (less the work between the marks).
         const phases = Object.values(group.phaseMs);
         const total = phases.reduce((a, x) => a + x, 0);
@@ -133,26 +72,7 @@ describe('data-parallel training in worker threads', () => {
     expect(run.exited).toEqual([true, true]);
     const { first, second } = run.result as NonNullable<typeof run.result>;
     expect(tf.memory().numTensors).toBe(before + 2 * first.grads.size);
-    const got = new Map([...first.grads].map(([k, g]) => [k, Float32Array.from(g.dataSync())]));
-    const again = new Map([...second.grads].map(([k, g]) => [k, Float32Array.from(g.dataSync())]));
-    tf.dispose([...first.grads.values(), ...second.grads.values()]);
-    expect(tf.memory().numTensors).toBe(before);
-    expect([...got.keys()].sort()).toEqual([...expected.keys()].sort());
-    const gradError = worstRelative(got, expected);
-    console.log(
-      `2 workers vs one process (${backend}): gradients ${gradError.toExponential(2)} rel; ` +
-        `one process vs itself on the batch reordered: ${spread.toExponential(2)} rel`,
-    );
-    // 1e-5, unless one process is itself further than that from itself under a reordering of the
-    // batch (wasm: ~2e-5, its bias gradients sum rows in blocks); then no further than that.
-    expect(gradError).toBeLessThan(Math.max(1e-5, spread));
-    expect(Object.keys(first.values)).toEqual(Object.keys(values));
-    for (const [k, v] of Object.entries(values)) {
-      expect(Math.abs(first.values[k] - v)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(v)));
-    }
-    // The same weights give the same numbers on the next call (workers reload the shared weights).
-    expect(worstRelative(again, got)).toBe(0);
-    expect(second.values).toEqual(first.values);
+    expectSingleProcessGradients(`2 workers vs one process (${backend})`, { first, second }, single, spread, before);
   }, 120_000);
 
   /** Trains 2 epochs of 2 batches with Adam (host state); returns each step's loss and the final weights. */
@@ -183,11 +103,11 @@ describe('data-parallel training in worker threads', () => {
       },
     }).train();
     optimizer.dispose();
-    return { losses, weights: weights(model), last: last as TrainerCheckpoint };
+    return { losses, weights: parameterValues(model), last: last as TrainerCheckpoint };
   }
 
   it('two Adam steps through the Trainer match one process; --resume equals an uninterrupted run', async () => {
-    const start = weights(model);
+    const start = parameterValues(model);
     const before = tf.memory().numTensors;
     const one = await adamRun(1, { numEpochs: 1 });
     disposeCheckpoint(one.last);

@@ -1,6 +1,6 @@
 /**
- * Data-parallel training in Node `worker_threads`, with batch-level losses computed exactly as
- * one process would over the whole batch.
+ * Data-parallel training in Node `worker_threads` or browser Web Workers, with batch-level losses
+ * computed exactly as one process would over the whole batch.
  *
  * Each worker holds a replica of the model on its own tfjs backend and runs the towers and heads
  * on its slice of the batch. SDM, ITC and CMPM compare every caption with every image of the
@@ -20,6 +20,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { TrainBatch } from '../data/batch';
 import type { GradientCheckpointingPlan, IRRA } from '../model/irra';
 import { type NodeWorker, startNodeWorker, workerThreads } from '../util/node_workers';
+import type { TrainWorkerInit } from './web_train_worker';
 
 /** Indices into the control array shared with the workers. */
 export const CONTROL = { featureGradStep: 0, abort: 1 } as const;
@@ -71,12 +72,30 @@ export type TrainWorkerReply =
   | { kind: 'done'; step: number; values: Record<string, number>; hasGrad: Uint8Array; numTensors: number }
   | { kind: 'error'; message: string };
 
+/**
+ * The parts of a browser `Worker` that {@link DataParallelGroup} uses: a module Web Worker whose
+ * script calls `serveTrainWorker()`.
+ */
+export interface TrainWebWorker {
+  postMessage(message: unknown, transfer: Transferable[]): void;
+  addEventListener(type: 'message' | 'messageerror' | 'error', listener: (event: Event) => void): void;
+  terminate(): void;
+}
+
 /** Options of {@link DataParallelGroup.start}. */
 export interface DataParallelOptions {
   /** Worker threads (≥ 2 to be useful; 1 works too). */
   workers: number;
   /** tfjs backend of every worker; default the active backend of this thread. */
   backend?: string;
+  /**
+   * Browsers (and any runtime with the Web Worker API): starts one worker, e.g.
+   * `() => new Worker(new URL('./train_worker.ts', import.meta.url), { type: 'module' })`, whose
+   * script imports the backend it trains on and calls `serveTrainWorker()`. The group terminates
+   * the workers it made. Needs cross-origin isolation (`SharedArrayBuffer`). Without it the
+   * library's own Node `worker_threads` script runs (Node only).
+   */
+  createWorker?: () => TrainWebWorker;
 }
 
 /** What {@link DataParallelGroup.gradients} returns. */
@@ -95,25 +114,62 @@ const VALUE_ORDER = ['itc_loss', 'sdm_loss', 'cmpm_loss', 'id_loss', 'img_acc', 
 const PER_SAMPLE = new Set(['id_loss', 'img_acc', 'txt_acc']);
 const PER_LABEL = new Set(['mlm_loss', 'mlm_acc']);
 
-/** One worker's message queue: `next()` resolves with its messages in order, rejects once it fails. */
+/** A started worker, Node or web, as {@link WorkerLink} drives it. */
+interface WorkerChannel {
+  post(message: TrainWorkerStep | TrainWorkerInit, transfer: ArrayBuffer[]): void;
+  terminate(): Promise<unknown>;
+  /** Registers the handlers of its messages and of its failure (`why` says what happened). */
+  listen(onMessage: (m: TrainWorkerReply) => void, onFailure: (why: string) => void): void;
+}
+
+function nodeChannel(worker: NodeWorker): WorkerChannel {
+  return {
+    post: (m, transfer) => worker.postMessage(m, transfer),
+    terminate: () => worker.terminate(),
+    listen: (onMessage, onFailure) => {
+      worker.on('message', onMessage);
+      worker.on('error', (e: Error) => onFailure(`failed: ${e.message}`));
+      worker.on('exit', (code: number) => onFailure(`exited (code ${code})`));
+    },
+  };
+}
+
+function webChannel(worker: TrainWebWorker): WorkerChannel {
+  return {
+    post: (m, transfer) => worker.postMessage(m, transfer),
+    terminate: async () => worker.terminate(),
+    listen: (onMessage, onFailure) => {
+      worker.addEventListener('message', (e) => onMessage((e as MessageEvent).data as TrainWorkerReply));
+      worker.addEventListener('messageerror', () => onFailure('sent a message that could not be read'));
+      // A script that fails to load or throws at its top level: ErrorEvent, often without a message.
+      worker.addEventListener('error', (e) => {
+        const message = (e as ErrorEvent).message;
+        onFailure(`failed: ${message || 'its script could not be loaded or threw while starting'}`);
+      });
+    },
+  };
+}
+
+/** One worker's message queue: `expect()` resolves with its messages in order, rejects once it fails. */
 class WorkerLink {
   private readonly queue: TrainWorkerReply[] = [];
   private waiter: { resolve: (m: TrainWorkerReply) => void; reject: (e: Error) => void } | null = null;
   private failure: Error | null = null;
 
   constructor(
-    readonly worker: NodeWorker,
+    readonly worker: WorkerChannel,
     readonly index: number,
   ) {
-    worker.on('message', (m: TrainWorkerReply) => {
-      if (this.waiter) {
-        const w = this.waiter;
-        this.waiter = null;
-        w.resolve(m);
-      } else this.queue.push(m);
-    });
-    worker.on('error', (e: Error) => this.fail(new Error(`DataParallel: worker ${index} failed: ${e.message}`)));
-    worker.on('exit', (code: number) => this.fail(new Error(`DataParallel: worker ${index} exited (code ${code})`)));
+    worker.listen(
+      (m) => {
+        if (this.waiter) {
+          const w = this.waiter;
+          this.waiter = null;
+          w.resolve(m);
+        } else this.queue.push(m);
+      },
+      (why) => this.fail(new Error(`DataParallel: worker ${index} ${why}`)),
+    );
   }
 
   private fail(e: Error): void {
@@ -139,6 +195,8 @@ class WorkerLink {
     return m as Extract<TrainWorkerReply, { kind: K }>;
   }
 }
+
+const isNode = (): boolean => typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 
 /** Splits `n` rows into `parts` contiguous slices, the first `n % parts` one row longer; empty slices dropped. */
 export function splitRows(n: number, parts: number): { start: number; count: number }[] {
@@ -171,7 +229,8 @@ export interface DataParallelPhaseMs {
 
 /**
  * A group of training workers around one model (the coordinator's copy, which the optimizer
- * updates and which evaluation and checkpoints read). Node only. Start it with
+ * updates and which evaluation and checkpoints read): Node worker threads, or Web Workers made by
+ * `options.createWorker` (browsers, cross-origin isolated). Start it with
  * {@link DataParallelGroup.start}; {@link DataParallelGroup.close} terminates every worker (also
  * call it after an error).
  */
@@ -194,16 +253,38 @@ export class DataParallelGroup {
   }
 
   /**
-   * Starts `options.workers` worker threads, each building a replica of `model` (its config and
-   * gradient-checkpointing plan) on `options.backend`, and waits until all are ready.
+   * Starts `options.workers` workers (Node worker threads, or `options.createWorker()` Web
+   * Workers), each building a replica of `model` (its config and gradient-checkpointing plan) on
+   * `options.backend`, and waits until all are ready.
    *
-   * @throws Error (rejects) on a bad worker count, or when a worker fails to start; every worker
-   *   started is terminated first.
+   * @throws Error (rejects) on a bad worker count or `createWorker`; without `SharedArrayBuffer`
+   *   (a page that is not cross-origin isolated); outside Node without `createWorker`; or when a
+   *   worker fails to start (its script does not load, or its backend cannot be selected). Every
+   *   worker started is terminated first.
    */
   static async start(model: IRRA, options: DataParallelOptions): Promise<DataParallelGroup> {
     const n = options.workers;
     if (!Number.isInteger(n) || n < 1) {
       throw new Error(`DataParallelGroup.start: options.workers must be a positive integer, got ${String(n)}`);
+    }
+    const createWorker = options.createWorker;
+    if (createWorker !== undefined && typeof createWorker !== 'function') {
+      throw new Error(
+        `DataParallelGroup.start: options.createWorker must be a function returning a Web Worker, got ${typeof createWorker}`,
+      );
+    }
+    if (typeof SharedArrayBuffer === 'undefined') {
+      throw new Error(
+        'DataParallelGroup.start: SharedArrayBuffer is unavailable here; in a browser, serve the page ' +
+          'cross-origin isolated (headers Cross-Origin-Opener-Policy: same-origin and ' +
+          'Cross-Origin-Embedder-Policy: require-corp)',
+      );
+    }
+    if (!createWorker && !isNode()) {
+      throw new Error(
+        'DataParallelGroup.start: outside Node, pass options.createWorker (a function returning a module ' +
+          'Web Worker whose script calls serveTrainWorker(); docs/training.md)',
+      );
     }
     const backend = options.backend ?? tf.getBackend();
     const layout: TrainWorkerData['layout'] = [];
@@ -233,12 +314,20 @@ export class DataParallelGroup {
       gradSize,
       control: new SharedArrayBuffer(4 * 4),
     };
-    const wt = await workerThreads();
     const links: WorkerLink[] = [];
     const group = new DataParallelGroup(model, links, data, trainable);
     try {
-      for (let k = 0; k < n; k++)
-        links.push(new WorkerLink(startNodeWorker(wt, TRAIN_WORKER, { ...data, index: k }), k));
+      if (createWorker) {
+        for (let k = 0; k < n; k++) {
+          const link = new WorkerLink(webChannel(createWorker()), k);
+          links.push(link);
+          link.worker.post({ kind: 'init', data: { ...data, index: k } }, []);
+        }
+      } else {
+        const wt = await workerThreads();
+        for (let k = 0; k < n; k++)
+          links.push(new WorkerLink(nodeChannel(startNodeWorker(wt, TRAIN_WORKER, { ...data, index: k })), k));
+      }
       await Promise.all(links.map((l) => l.expect('ready')));
     } catch (e) {
       await group.close();
@@ -318,7 +407,7 @@ export class DataParallelGroup {
       const transfer = [msg.images.buffer, msg.captionIds.buffer, msg.pids.buffer] as ArrayBuffer[];
       if (msg.mlmIds && msg.mlmLabels)
         transfer.push(msg.mlmIds.buffer as ArrayBuffer, msg.mlmLabels.buffer as ArrayBuffer);
-      a.link.worker.postMessage(msg, transfer);
+      a.link.worker.post(msg, transfer);
     }
     const values: Record<string, number> = {};
     phase('send');

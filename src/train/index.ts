@@ -6,6 +6,7 @@ export {
   type DataParallelPhaseMs,
   type ParallelGradients,
   splitRows,
+  type TrainWebWorker,
 } from './data_parallel';
 export {
   LR_SCHEDULER_DEFAULTS,
@@ -52,3 +53,4 @@ export {
   type TrainerOptions,
   type TrainResult,
 } from './trainer';
+export { serveTrainWorker } from './web_train_worker';

@@ -3,7 +3,7 @@ import { disposeBatch, type TrainBatch } from '../data/batch';
 import type { EvaluationResult, Evaluator, RetrievalEncoder } from '../eval/evaluator';
 import { IRRA, type IRRALosses, totalLoss } from '../model/irra';
 import { nodeCoreCount } from '../util/node_workers';
-import { DataParallelGroup } from './data_parallel';
+import { DataParallelGroup, type TrainWebWorker } from './data_parallel';
 import type { LRSchedulerWithWarmup } from './lr_scheduler';
 import type { IrraOptimizer, OptimizerState } from './optimizer';
 
@@ -83,7 +83,7 @@ export interface EpochLog {
 /**
  * Defaults of {@link TrainerOptions}: the reference's `num_epoch`, `eval_period`, `log_period`;
  * `workers: 'auto'` = one worker thread per core in Node (`os.availableParallelism()`) for an
- * `IRRA` model, and 1 (no worker threads) in browsers or for any other model.
+ * `IRRA` model, and 1 (no workers) in browsers or for any other model.
  */
 export const TRAINER_DEFAULTS = { numEpochs: 60, evalPeriod: 1, logPeriod: 100, workers: 'auto' } as const;
 
@@ -123,14 +123,17 @@ export interface TrainerOptions {
   /** Where progress goes (default process.stdout when present, else console.log lines). */
   output?: { write(s: string): unknown; isTTY?: boolean };
   /**
-   * Data-parallel training in Node worker threads ({@link DataParallelGroup}): each of N workers
-   * runs a replica of the model on its slice of every batch; the batch-level losses (SDM, ITC,
-   * CMPM) stay exactly those of the whole batch. 1 = train in this thread. Needs an `IRRA` model
-   * and Node. Default `'auto'` ({@link TRAINER_DEFAULTS}).
+   * Data-parallel training in Node worker threads, or in browser Web Workers with `createWorker`
+   * ({@link DataParallelGroup}): each of N workers runs a replica of the model on its slice of
+   * every batch; the batch-level losses (SDM, ITC, CMPM) stay exactly those of the whole batch.
+   * 1 = train in this thread. Needs an `IRRA` model. Default `'auto'` ({@link TRAINER_DEFAULTS}):
+   * one per core in Node, 1 in browsers (ask, e.g. `navigator.hardwareConcurrency`).
    */
   workers?: number | 'auto';
-  /** tfjs backend of the worker threads; default the active backend. */
+  /** tfjs backend of the workers; default the active backend (in browsers pass e.g. `'wasm'`). */
   workerBackend?: string;
+  /** Browsers: starts one training Web Worker (`createWorker` of `DataParallelGroup.start`). */
+  createWorker?: () => TrainWebWorker;
 }
 
 /** What {@link Trainer.train} resolves to. */
@@ -274,6 +277,7 @@ export class Trainer {
         ? await DataParallelGroup.start(this.model as IRRA, {
             workers,
             ...(o.workerBackend ? { backend: o.workerBackend } : {}),
+            ...(o.createWorker ? { createWorker: o.createWorker } : {}),
           })
         : null;
     try {
