@@ -12,7 +12,7 @@ import { ClipTokenizer } from '../src/tokenizer/clip_tokenizer';
 
 // The encode time of token ids given as a tensor (read back with dataSync() to validate them and
 // find the end-of-text positions) vs as the tokenizer's Int32Array (host memory, no read-back), in
-// headless Chromium on SwiftShader: npm run bench:browser-encode (bench/browser_encode.config.ts).
+// headless Chromium on SwiftShader: npm run bench:browser-encode (bench/browser.config.ts, BENCH_PAGE=encode).
 // One page runs every backend in turn; within a backend the variants are interleaved, so their
 // ratio is what to read, not the absolute times (2 shared cores, a software GPU).
 
@@ -24,7 +24,7 @@ declare module 'vitest/browser' {
   }
 }
 
-/** Overrides from the environment (bench/browser_encode.config.ts): BENCH_BACKENDS, _WIDTH, _LAYERS, _BATCH, _REPS. */
+/** Overrides from the environment (bench/browser.config.ts, BENCH_PAGE=encode): BENCH_BACKENDS, _WIDTH, _LAYERS, _BATCH, _REPS. */
 declare const __BENCH_KNOBS__: {
   backends?: string[];
   width?: number;

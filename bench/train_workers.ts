@@ -19,17 +19,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-wasm';
-import { type IRRAConfig, irraConfig } from '../src/config';
-import type { TrainBatch } from '../src/data/batch';
-import { IRRA, type IRRABatch } from '../src/model';
-import { buildOptimizer } from '../src/train';
-import { DataParallelGroup } from '../src/train/data_parallel';
-import { Trainer } from '../src/train/trainer';
+import { irraConfig } from '../src/config';
 import { flag, numberOption } from './args';
 import { imageTokens, matMulGflops, trainForwardFlops } from './roofline';
 import type { CompleteBenchRow as Row } from './rows';
 import { median } from './stats';
-import { DEMO_SIZE_CONFIG, trainBatch } from './train_batch';
+import { interleavedStepSeconds } from './step_setups';
+import { DEMO_SIZE_CONFIG } from './train_batch';
 
 const STEPS = numberOption('steps', 3);
 const SMALL_STEPS = numberOption('small_steps', 10);
@@ -37,99 +33,6 @@ const SKIP_B16 = flag('skip_b16');
 const JSON_OUT = flag('json');
 
 const rows: Row[] = [];
-
-/** The bench batch as the trainer takes it (new tensors, owned by the caller). */
-function asTrainBatch(b: IRRABatch): TrainBatch {
-  return {
-    pids: Int32Array.from(b.pids.dataSync()),
-    imageIds: Int32Array.from((b.imageIds as tf.Tensor1D).dataSync()),
-    images: tf.clone(b.images),
-    captionIds: tf.clone(b.captionIds),
-    mlmIds: tf.clone(b.mlmIds as tf.Tensor2D),
-    mlmLabels: tf.clone(b.mlmLabels as tf.Tensor2D),
-  };
-}
-
-/** One training setup (model, Adam, batch, and a worker group unless in this thread) whose `step()` times one optimizer step. */
-interface StepSetup {
-  /** Seconds of one optimizer step. */
-  step(): Promise<number>;
-  /** Milliseconds per phase summed since the last `reset()`: the group's phases and `adam` (null in this thread). */
-  phases(): Record<string, number> | null;
-  reset(): void;
-  close(): Promise<void>;
-}
-
-/** A {@link StepSetup} with `workers` worker threads (0 = this thread). */
-async function stepSetup(config: IRRAConfig, batchSize: number, workers: number): Promise<StepSetup> {
-  const model = IRRA.create(config, { seed: 0 });
-  const optimizer = buildOptimizer(model, { lr: 1e-5, stateStorage: 'host' });
-  const batch = trainBatch(config, batchSize);
-  const group = workers > 0 ? await DataParallelGroup.start(model, { workers, backend: 'wasm' }) : null;
-  const trainer = new Trainer(model, { optimizer, trainData: () => [], workers: 1 });
-  let adamMs = 0;
-  return {
-    async step() {
-      const tb = asTrainBatch(batch);
-      const t0 = performance.now();
-      if (group) {
-        const { grads } = await group.gradients(tb);
-        const tAdam = performance.now();
-        optimizer.applyGradients(grads, { disposeGradients: true });
-        adamMs += performance.now() - tAdam;
-        tf.dispose([tb.images, tb.captionIds, tb.mlmIds as tf.Tensor, tb.mlmLabels as tf.Tensor]);
-      } else trainer.step(tb);
-      return (performance.now() - t0) / 1000;
-    },
-    phases() {
-      return group ? { ...group.phaseMs, adam: adamMs } : null;
-    },
-    reset() {
-      adamMs = 0;
-      if (group) for (const k of Object.keys(group.phaseMs) as (keyof typeof group.phaseMs)[]) group.phaseMs[k] = 0;
-    },
-    async close() {
-      await group?.close();
-      optimizer.dispose();
-      tf.dispose(Object.values(batch) as tf.Tensor[]);
-      model.dispose();
-    },
-  };
-}
-
-/**
- * Seconds per optimizer step of each setup (`workers` entries: 0 = this thread), the setups' steps
- * interleaved (one step of each in turn, after one warm-up step each) so that drifts of the
- * machine's speed reach every setup alike. Returns each setup's step times, and the mean
- * milliseconds per step of each phase of the worker setups (DataParallelGroup.phaseMs and Adam;
- * null in this thread).
- */
-async function interleavedStepSeconds(
-  config: IRRAConfig,
-  batchSize: number,
-  workers: readonly number[],
-  steps: number,
-): Promise<{ times: number[][]; phases: (Record<string, number> | null)[] }> {
-  const setups: StepSetup[] = [];
-  try {
-    for (const w of workers) setups.push(await stepSetup(config, batchSize, w));
-    for (const s of setups) {
-      await s.step();
-      s.reset();
-    }
-    const times: number[][] = workers.map(() => []);
-    for (let i = 0; i < steps; i++) {
-      for (const [k, s] of setups.entries()) times[k].push(await s.step());
-    }
-    const phases = setups.map((s) => {
-      const p = s.phases();
-      return p && Object.fromEntries(Object.entries(p).map(([k, v]) => [k, v / steps]));
-    });
-    return { times, phases };
-  } finally {
-    for (const s of setups) await s.close();
-  }
-}
 
 function push(r: Row): void {
   rows.push(r);

@@ -2,6 +2,6 @@
 // import the backends the workers train on, then serveTrainWorker().
 import '@tensorflow/tfjs-backend-cpu';
 import './wasm_paths';
-import { serveTrainWorker } from '../../src/index';
+import { serveTrainWorker } from '../../src/train/index';
 
 serveTrainWorker();

@@ -3,7 +3,7 @@ import { CHROMIUM } from './chromium.js';
 
 /**
  * The `test.browser` block of the Vitest configs that run in Chromium (vitest.browser.config.ts,
- * bench/browser_encode.config.ts): headless Debian Chromium at {@link CHROMIUM} through playwright,
+ * bench/browser.config.ts): headless Debian Chromium at {@link CHROMIUM} through playwright,
  * WebGL and WebGPU on SwiftShader, with the given browser commands.
  */
 export function chromiumBrowserMode<C extends Record<string, (...args: never[]) => unknown>>(commands: C) {
