@@ -20,7 +20,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { TrainBatch } from '../data/batch';
 import type { GradientCheckpointingPlan, IRRA } from '../model/irra';
 import { type NodeWorker, startNodeWorker, workerThreads } from '../util/node_workers';
-import type { TrainWorkerInit } from './web_train_worker';
 
 /** Indices into the control array shared with the workers. */
 export const CONTROL = { featureGradStep: 0, abort: 1 } as const;
@@ -40,6 +39,12 @@ export interface TrainWorkerData {
   gradSize: number;
   /** int32 control words ({@link CONTROL}). */
   control: SharedArrayBuffer;
+}
+
+/** The first message a Web Worker receives: its {@link TrainWorkerData} (internal protocol). */
+export interface TrainWorkerInit {
+  kind: 'init';
+  data: TrainWorkerData;
 }
 
 /** One step's work for a worker (internal protocol). */

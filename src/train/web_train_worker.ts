@@ -3,14 +3,8 @@
  * {@link DataParallelGroup} started with `createWorker`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { TrainWorkerData, TrainWorkerReply, TrainWorkerStep } from './data_parallel';
+import type { TrainWorkerInit, TrainWorkerReply, TrainWorkerStep } from './data_parallel';
 import { serveTrainSteps } from './train_worker_loop';
-
-/** The first message a Web Worker of a {@link DataParallelGroup} receives (internal protocol). */
-export interface TrainWorkerInit {
-  kind: 'init';
-  data: TrainWorkerData;
-}
 
 /** The parts of a dedicated worker's global scope that {@link serveTrainWorker} uses. */
 interface WorkerScope {
