@@ -5,10 +5,8 @@ import '../test/browser/wasm_paths';
 import { it } from 'vitest';
 import { commands } from 'vitest/browser';
 import { describeBackend } from '../src/backends';
-import { imageTokens, matMulGflops, trainForwardFlops } from './roofline';
 import { median } from './stats';
-import { interleavedStepSeconds } from './step_setups';
-import { DEMO_SIZE_CONFIG } from './train_batch';
+import { demoSizeStepRows } from './step_setups';
 
 // The demo-size training step (batch 32, Adam with its state in JavaScript memory) on wasm in
 // headless Chromium: in the page's thread, and over 1 and 2 Web Workers (DataParallelGroup with
@@ -33,35 +31,19 @@ const createWorker = () =>
 it('demo-size training step: in the page, over 1 and over 2 Web Workers (wasm)', async () => {
   if (!(await tf.setBackend('wasm'))) throw new Error('browser train bench: the wasm backend did not load');
   await tf.ready();
-  const config = DEMO_SIZE_CONFIG;
-  const setups = [
-    ['inline', 0],
-    ['web_workers_1', 1],
-    ['web_workers_2', 2],
-  ] as const;
-  const roof = matMulGflops(imageTokens(config) * 32, config.visionWidth, 20);
-  const { times, phases } = await interleavedStepSeconds(
-    config,
-    32,
-    setups.map(([, w]) => w),
+  const {
+    rows: stepRows,
+    times,
+    phases,
+  } = await demoSizeStepRows(
     STEPS,
+    (name, workers) => ({
+      workload: `browser_train_step_small_${workers === 0 ? name : `web_${name}`}`,
+      note: `${workers === 0 ? "in the page's thread" : `${workers} Web Worker(s)`}; median of ${STEPS} steps, interleaved`,
+    }),
     { createWorker },
   );
-  const fwd = trainForwardFlops(config, 32) * 32;
-  const rows = setups.map(([name, workers], k) => {
-    const s = median(times[k]);
-    return {
-      backend: 'wasm',
-      workload: `browser_train_step_small_${name}`,
-      value: s,
-      unit: 's/step',
-      rooflineRatio: fwd / (roof * 1e9) / s,
-      batch: 32,
-      matmulGflops: roof,
-      phasesMs: phases[k],
-      note: `${workers === 0 ? "in the page's thread" : `${workers} Web Worker(s)`}; median of ${STEPS} steps, interleaved`,
-    };
-  });
+  const rows = stepRows.map((r, k) => ({ ...r, phasesMs: phases[k] }));
   for (const r of rows) {
     await commands.benchLog(`  ${r.workload}: ${r.value.toPrecision(3)} s/step (${r.note})`);
   }

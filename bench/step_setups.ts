@@ -11,7 +11,10 @@ import { IRRA, type IRRABatch } from '../src/model';
 import { buildOptimizer } from '../src/train';
 import { DataParallelGroup, type TrainWebWorker } from '../src/train/data_parallel';
 import { Trainer } from '../src/train/trainer';
-import { trainBatch } from './train_batch';
+import { imageTokens, matMulGflops, trainForwardFlops } from './roofline';
+import type { CompleteBenchRow } from './rows';
+import { median } from './stats';
+import { DEMO_SIZE_CONFIG, trainBatch } from './train_batch';
 
 /** The bench batch as the trainer takes it (new tensors, owned by the caller). */
 function asTrainBatch(b: IRRABatch): TrainBatch {
@@ -115,4 +118,52 @@ export async function interleavedStepSeconds(
   } finally {
     for (const s of setups) await s.close();
   }
+}
+
+/** The demo-size step's setups, by name: in this thread, over 1 and over 2 workers. */
+export const DEMO_STEP_SETUPS = [
+  ['inline', 0],
+  ['workers_1', 1],
+  ['workers_2', 2],
+] as const;
+
+/** A demo-size step row's name and note, given its setup. */
+export type DemoStepLabel = (
+  name: (typeof DEMO_STEP_SETUPS)[number][0],
+  workers: number,
+) => { workload: string; note: string };
+
+/**
+ * The demo-size step (DEMO_SIZE_CONFIG, batch 32) of each of {@link DEMO_STEP_SETUPS}, `steps` timed
+ * steps each, interleaved: one bench row per setup (the median step time against one thread's
+ * matMul roofline of the model's MLP shape, measured first), with each setup's step times and phases.
+ */
+export async function demoSizeStepRows(
+  steps: number,
+  label: DemoStepLabel,
+  start: WorkerStart = {},
+): Promise<{ rows: CompleteBenchRow[]; times: number[][]; phases: (Record<string, number> | null)[] }> {
+  const config = DEMO_SIZE_CONFIG;
+  const roof = matMulGflops(imageTokens(config) * 32, config.visionWidth, 20);
+  const fwd = trainForwardFlops(config, 32) * 32;
+  const { times, phases } = await interleavedStepSeconds(
+    config,
+    32,
+    DEMO_STEP_SETUPS.map(([, w]) => w),
+    steps,
+    start,
+  );
+  const rows = DEMO_STEP_SETUPS.map(([name, workers], k) => {
+    const s = median(times[k]);
+    return {
+      backend: 'wasm',
+      ...label(name, workers),
+      value: s,
+      unit: 's/step',
+      rooflineRatio: fwd / (roof * 1e9) / s,
+      batch: 32,
+      matmulGflops: roof,
+    };
+  });
+  return { rows, times, phases };
 }

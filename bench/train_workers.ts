@@ -24,8 +24,7 @@ import { flag, numberOption } from './args';
 import { imageTokens, matMulGflops, trainForwardFlops } from './roofline';
 import type { CompleteBenchRow as Row } from './rows';
 import { median } from './stats';
-import { interleavedStepSeconds } from './step_setups';
-import { DEMO_SIZE_CONFIG } from './train_batch';
+import { DEMO_STEP_SETUPS, demoSizeStepRows, interleavedStepSeconds } from './step_setups';
 
 const STEPS = numberOption('steps', 3);
 const SMALL_STEPS = numberOption('small_steps', 10);
@@ -63,35 +62,19 @@ async function main(): Promise<void> {
       note: `2 worker threads × batch 4, no gradient checkpointing; Adam, state in JS memory; median of ${STEPS} steps`,
     });
   }
-  const small = DEMO_SIZE_CONFIG;
-  const rowsSmall = imageTokens(small) * 32;
-  const roof = matMulGflops(rowsSmall, small.visionWidth, 20);
-  const fwd = trainForwardFlops(small, 32) * 32;
-  const setups = [
-    ['inline', 0],
-    ['workers_1', 1],
-    ['workers_2', 2],
-  ] as const;
-  const { times: stepTimes, phases } = await interleavedStepSeconds(
-    small,
-    32,
-    setups.map(([, w]) => w),
-    SMALL_STEPS,
-  );
+  const setups = DEMO_STEP_SETUPS;
+  const {
+    rows: smallRows,
+    times: stepTimes,
+    phases,
+  } = await demoSizeStepRows(SMALL_STEPS, (name, workers) => ({
+    workload: `train_step_small_${name}`,
+    note: `${workers === 0 ? 'in this thread' : `${workers} worker thread(s)`}; median of ${SMALL_STEPS} steps, interleaved with the other two setups' steps`,
+  }));
   const times: Record<string, number> = {};
-  for (const [k, [name, workers]] of setups.entries()) {
-    const s = median(stepTimes[k]);
-    times[name] = s;
-    push({
-      backend: 'wasm',
-      workload: `train_step_small_${name}`,
-      value: s,
-      unit: 's/step',
-      rooflineRatio: fwd / (roof * 1e9) / s,
-      batch: 32,
-      matmulGflops: roof,
-      note: `${workers === 0 ? 'in this thread' : `${workers} worker thread(s)`}; median of ${SMALL_STEPS} steps, interleaved with the other two setups' steps`,
-    });
+  for (const [k, [name]] of setups.entries()) {
+    times[name] = smallRows[k].value;
+    push(smallRows[k]);
   }
   for (const [k, [name]] of setups.entries()) {
     const p = phases[k];
