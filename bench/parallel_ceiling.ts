@@ -1,25 +1,28 @@
 /**
- * How much two cores of this machine give the demo-size training step when nothing is shared:
- * the ceiling of data-parallel training (bench/train_workers.ts), measured without it.
+ * How much two cores of this machine give the demo-size training step when nothing is
+ * coordinated: the ceiling of data-parallel training (bench/train_workers.ts), measured without it.
  *
- * Each measurement runs the demo-size forward + backward pass (`tf.variableGrads` of the summed
- * losses, bench/train_batch.ts's DEMO_SIZE_CONFIG, wasm) in child processes that share nothing,
- * and reports each child's median step time:
- * - `alone_32`: one process, batch 32 (what one worker does per step);
- * - `alone_16`: one process, batch 16 (half the batch, the other core idle);
- * - `pair_16`: two processes at once, batch 16 each (the two halves of a 2-worker step, with no
- *   coordinator, exchange or summation).
+ * Worker threads that share nothing (each its own tfjs-wasm backend and model) run the demo-size
+ * forward + backward pass (`tf.variableGrads` of the summed losses, bench/train_batch.ts's
+ * DEMO_SIZE_CONFIG), as a {@link DataParallelGroup} worker does, minus the exchange:
+ * - `alone_32`: one thread, batch 32 (what one worker does per step);
+ * - `alone_16`: one thread, batch 16 (half the batch, the other core idle);
+ * - `pair_16`: two threads at once, batch 16 each (the two halves of a 2-worker step, with no
+ *   coordinator, exchange or summation); the slower of the two counts.
  * `alone_32 / pair_16` is the best a 2-worker step can be against one worker on this machine;
- * `pair_16 / alone_16` shows what running side by side costs each process (shared caches, memory
- * bandwidth, the VM's cores). The same for a plain `[768, 64] × [64, 768]` matMul loop
- * (`matmul_alone`, `matmul_pair`) is the control: pure compute, no per-kernel bookkeeping.
- * The configurations are interleaved over `--rounds` rounds and each figure is the median of the
- * rounds (this VM's speed drifts).
+ * `pair_16 / alone_16` is what running side by side costs each thread. The same for a plain
+ * `[768, 64] × [64, 768]` matMul loop (`matmul_alone`, `matmul_pair`) is the control: pure
+ * compute, no per-kernel bookkeeping.
  *
- * Run: npx tsx bench/parallel_ceiling.ts [--steps 10] [--rounds 3] [--json]
+ * Every thread is started and warmed up (3 passes) before the first round, so that start-up and
+ * the wasm compiler's tier-up stay out of the figures (an earlier version spawned a fresh process
+ * per measurement and measured them in). Each figure is a thread's median over `--steps` passes;
+ * the configurations are interleaved over `--rounds` rounds, because this VM's speed drifts, and
+ * the summary takes the median of the rounds.
+ *
+ * Run: npx tsx bench/parallel_ceiling.ts [--steps 5] [--rounds 8] [--json]
  */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-wasm';
@@ -28,106 +31,120 @@ import { flag, numberOption } from './args';
 import { median } from './stats';
 import { DEMO_SIZE_CONFIG, trainBatch } from './train_batch';
 
-const STEPS = numberOption('steps', 10);
-const ROUNDS = numberOption('rounds', 3);
-const CHILD_BATCH = numberOption('child_batch', 0);
-const CHILD_MATMUL = flag('child_matmul');
-
-/** In a child: median seconds of `steps` forward + backward passes at `batch` (after one warm-up). */
-async function childSteps(batch: number, steps: number): Promise<number> {
-  if (!(await tf.setBackend('wasm'))) throw new Error('parallel_ceiling: the wasm backend did not load');
-  const model = IRRA.create(DEMO_SIZE_CONFIG, { seed: 0 });
-  const b = trainBatch(DEMO_SIZE_CONFIG, batch);
-  const params = [...model.namedParameters().values()];
-  const times: number[] = [];
-  for (let i = 0; i <= steps; i++) {
-    const t0 = performance.now();
-    const { value, grads } = tf.variableGrads(() => tf.tidy(() => totalLoss(model.computeLosses(b))), params);
-    value.dataSync();
-    tf.dispose([value, ...Object.values(grads)]);
-    if (i > 0) times.push((performance.now() - t0) / 1000);
-  }
-  return median(times);
+/** What one thread runs: a forward + backward pass at `batch`, or (batch 0) 20 plain matMuls. */
+interface ThreadJob {
+  batch: number;
 }
 
-/** In a child: median seconds of 20 plain `[768, 64] × [64, 768]` matMuls, `steps` times. */
-async function childMatMul(steps: number): Promise<number> {
+/** In a thread: builds its workload, warms it up, then answers each `steps` message with the median milliseconds. */
+async function serveThread(job: ThreadJob): Promise<void> {
   if (!(await tf.setBackend('wasm'))) throw new Error('parallel_ceiling: the wasm backend did not load');
-  const a = tf.randomNormal([768, 64]);
-  const b = tf.randomNormal([64, 768]);
-  const times: number[] = [];
-  for (let i = 0; i <= steps; i++) {
-    const t0 = performance.now();
-    for (let k = 0; k < 20; k++) tf.matMul(a, b).dispose();
-    if (i > 0) times.push((performance.now() - t0) / 1000);
+  let pass: () => void;
+  if (job.batch > 0) {
+    const model = IRRA.create(DEMO_SIZE_CONFIG, { seed: 0 });
+    const b = trainBatch(DEMO_SIZE_CONFIG, job.batch);
+    const params = [...model.namedParameters().values()];
+    pass = () => {
+      const { value, grads } = tf.variableGrads(() => tf.tidy(() => totalLoss(model.computeLosses(b))), params);
+      value.dataSync();
+      tf.dispose([value, ...Object.values(grads)]);
+    };
+  } else {
+    const a = tf.randomNormal([768, 64]);
+    const b = tf.randomNormal([64, 768]);
+    pass = () => {
+      for (let k = 0; k < 20; k++) tf.matMul(a, b).dispose();
+    };
   }
-  return median(times);
+  for (let i = 0; i < 3; i++) pass();
+  const port = parentPort as NonNullable<typeof parentPort>;
+  port.on('message', (steps: number) => {
+    const times: number[] = [];
+    for (let i = 0; i < steps; i++) {
+      const t0 = performance.now();
+      pass();
+      times.push(performance.now() - t0);
+    }
+    port.postMessage(median(times));
+  });
+  port.postMessage('ready');
 }
 
-/** Runs one child per entry at once (a batch size, or 0 for the matMul loop); resolves to each child's median seconds. */
-function children(batches: number[]): Promise<number[]> {
-  const self = fileURLToPath(import.meta.url);
+/** Starts this file as a worker thread running `job` (through tsx's loader); resolves once it is warm. */
+function startThread(job: ThreadJob): Promise<Worker> {
+  const self = import.meta.url;
+  const code = `import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(self)}, ${JSON.stringify(self)}))`;
+  const worker = new Worker(code, { eval: true, workerData: job });
+  return new Promise((resolve, reject) => {
+    worker.once('message', () => resolve(worker));
+    worker.once('error', reject);
+  });
+}
+
+/** Asks each thread for `steps` passes at once; resolves to each one's median seconds. */
+function passes(threads: Worker[], steps: number): Promise<number[]> {
   return Promise.all(
-    batches.map(
-      (batch) =>
-        new Promise<number>((resolve, reject) => {
-          const child = spawn(
-            process.execPath,
-            [
-              '--import',
-              'tsx',
-              self,
-              ...(batch > 0 ? ['--child_batch', String(batch)] : ['--child_matmul']),
-              '--steps',
-              String(STEPS),
-            ],
-            { stdio: ['ignore', 'pipe', 'inherit'] },
-          );
-          let out = '';
-          child.stdout.on('data', (d) => {
-            out += d;
-          });
-          child.on('error', reject);
-          child.on('exit', (code) => {
-            const m = /^seconds (\S+)$/m.exec(out);
-            if (code !== 0 || !m) reject(new Error(`parallel_ceiling: child (batch ${batch}) exited with ${code}`));
-            else resolve(Number(m[1]));
-          });
+    threads.map(
+      (w) =>
+        new Promise<number>((resolve) => {
+          w.once('message', (ms: number) => resolve(ms / 1000));
+          w.postMessage(steps);
         }),
     ),
   );
 }
 
-if (CHILD_BATCH > 0) console.log(`seconds ${await childSteps(CHILD_BATCH, STEPS)}`);
-else if (CHILD_MATMUL) console.log(`seconds ${await childMatMul(STEPS)}`);
-else {
+async function main(): Promise<void> {
+  const steps = numberOption('steps', 5);
+  const rounds = numberOption('rounds', 8);
+  const full = await startThread({ batch: 32 });
+  const halfA = await startThread({ batch: 16 });
+  const halfB = await startThread({ batch: 16 });
+  const matmulA = await startThread({ batch: 0 });
+  const matmulB = await startThread({ batch: 0 });
   const runs: Record<string, number[]> = { alone_32: [], alone_16: [], pair_16: [], matmul_alone: [], matmul_pair: [] };
-  for (let r = 0; r < ROUNDS; r++) {
-    runs.alone_32.push(...(await children([32])));
-    runs.alone_16.push(...(await children([16])));
-    runs.pair_16.push(Math.max(...(await children([16, 16]))));
-    runs.matmul_alone.push(...(await children([0])));
-    runs.matmul_pair.push(Math.max(...(await children([0, 0]))));
+  for (let r = 0; r < rounds; r++) {
+    runs.alone_32.push(...(await passes([full], steps)));
+    runs.alone_16.push(...(await passes([halfA], steps)));
+    runs.pair_16.push(Math.max(...(await passes([halfA, halfB], steps))));
+    runs.matmul_alone.push(...(await passes([matmulA], steps)));
+    runs.matmul_pair.push(Math.max(...(await passes([matmulA, matmulB], steps))));
+    if (!flag('json')) {
+      console.log(
+        `round ${r + 1}: batch 32 alone ${runs.alone_32[r].toFixed(3)} s, batch 16 alone ${runs.alone_16[r].toFixed(3)} s, ` +
+          `two batch 16 at once ${runs.pair_16[r].toFixed(3)} s (ceiling ${(runs.alone_32[r] / runs.pair_16[r]).toFixed(2)}×)`,
+      );
+    }
   }
+  await Promise.all([full, halfA, halfB, matmulA, matmulB].map((w) => w.terminate()));
   const m = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, median(v)])) as Record<string, number>;
   const result = {
     date: new Date().toISOString().slice(0, 10),
-    steps: STEPS,
-    rounds: ROUNDS,
+    steps,
+    rounds,
     runs,
     medians: m,
     ceiling: m.alone_32 / m.pair_16,
+    ceilingPerRound: runs.alone_32.map((t, r) => t / runs.pair_16[r]),
     sideBySideCost: m.pair_16 / m.alone_16,
     matmulSideBySideCost: m.matmul_pair / m.matmul_alone,
     halfBatch: m.alone_32 / m.alone_16,
   };
-  if (flag('json')) console.log(JSON.stringify(result, null, 2));
-  else {
-    console.log(
-      `medians of ${ROUNDS} rounds: batch 32 alone ${m.alone_32.toFixed(3)} s; batch 16 alone ${m.alone_16.toFixed(3)} s; two batch-16 at once (slower of the two) ${m.pair_16.toFixed(3)} s; matMul loop alone ${m.matmul_alone.toFixed(3)} s, two at once ${m.matmul_pair.toFixed(3)} s`,
-    );
-    console.log(
-      `ceiling of a 2-worker step vs 1 worker: ${result.ceiling.toFixed(2)}×; side by side costs each step ${result.sideBySideCost.toFixed(2)}×, each matMul loop ${result.matmulSideBySideCost.toFixed(2)}×; half the batch alone is ${result.halfBatch.toFixed(2)}× faster`,
-    );
+  if (flag('json')) {
+    console.log(JSON.stringify(result, null, 2));
+    return;
   }
+  console.log(
+    `medians of ${rounds} rounds: batch 32 alone ${m.alone_32.toFixed(3)} s; batch 16 alone ${m.alone_16.toFixed(3)} s; ` +
+      `two batch-16 at once (slower of the two) ${m.pair_16.toFixed(3)} s; matMul loop alone ${m.matmul_alone.toFixed(3)} s, ` +
+      `two at once ${m.matmul_pair.toFixed(3)} s`,
+  );
+  console.log(
+    `ceiling of a 2-worker step vs 1 worker: ${result.ceiling.toFixed(2)}×; side by side costs each pass ` +
+      `${result.sideBySideCost.toFixed(2)}×, each matMul loop ${result.matmulSideBySideCost.toFixed(2)}×; ` +
+      `half the batch alone is ${result.halfBatch.toFixed(2)}× faster`,
+  );
 }
+
+if (isMainThread) await main();
+else await serveThread(workerData as ThreadJob);

@@ -10,7 +10,7 @@
  *
  * Each step time is the median over `--steps` timed steps after one warm-up step; the three
  * demo-size setups run side by side and take their steps in turn, so that the VM's speed drifts
- * (up to 2× within a minute here: bench/parallel_ceiling.ts) reach all three alike. Prints one line
+ * (by up to 1.6× within one run of bench/parallel_ceiling.ts here) reach all three alike. Prints one line
  * per row, and with --json a last line `RESULT [rows]` (the shape of bench/run.ts's results) for
  * bench/run.ts to include.
  *
