@@ -22,11 +22,12 @@
  *
  * Run: npx tsx bench/parallel_ceiling.ts [--steps 5] [--rounds 8] [--json]
  */
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import * as workerThreads from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-wasm';
 import { IRRA, totalLoss } from '../src/model';
+import { type NodeWorker, startNodeWorker } from '../src/util/node_workers';
 import { flag, numberOption } from './args';
 import { median } from './stats';
 import { DEMO_SIZE_CONFIG, trainBatch } from './train_batch';
@@ -57,7 +58,7 @@ async function serveThread(job: ThreadJob): Promise<void> {
     };
   }
   for (let i = 0; i < 3; i++) pass();
-  const port = parentPort as NonNullable<typeof parentPort>;
+  const port = workerThreads.parentPort as NonNullable<typeof workerThreads.parentPort>;
   port.on('message', (steps: number) => {
     const times: number[] = [];
     for (let i = 0; i < steps; i++) {
@@ -70,11 +71,9 @@ async function serveThread(job: ThreadJob): Promise<void> {
   port.postMessage('ready');
 }
 
-/** Starts this file as a worker thread running `job` (through tsx's loader); resolves once it is warm. */
-function startThread(job: ThreadJob): Promise<Worker> {
-  const self = import.meta.url;
-  const code = `import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(self)}, ${JSON.stringify(self)}))`;
-  const worker = new Worker(code, { eval: true, workerData: job });
+/** Starts this file as a worker thread running `job` (from the sources, as the library starts its own); resolves once it is warm. */
+function startThread(job: ThreadJob): Promise<NodeWorker> {
+  const worker = startNodeWorker(workerThreads, { name: 'parallel_ceiling', source: import.meta.url }, job);
   return new Promise((resolve, reject) => {
     worker.once('message', () => resolve(worker));
     worker.once('error', reject);
@@ -82,7 +81,7 @@ function startThread(job: ThreadJob): Promise<Worker> {
 }
 
 /** Asks each thread for `steps` passes at once; resolves to each one's median seconds. */
-function passes(threads: Worker[], steps: number): Promise<number[]> {
+function passes(threads: NodeWorker[], steps: number): Promise<number[]> {
   return Promise.all(
     threads.map(
       (w) =>
@@ -146,5 +145,5 @@ async function main(): Promise<void> {
   );
 }
 
-if (isMainThread) await main();
-else await serveThread(workerData as ThreadJob);
+if (workerThreads.isMainThread) await main();
+else await serveThread(workerThreads.workerData as ThreadJob);
