@@ -130,7 +130,11 @@ function startProcess(job: PassJob): Promise<Runner> {
     execArgv: ['--import', 'tsx'],
   });
   return runner({
-    once: (event, f) => child.once(event, f),
+    // A child that exits before it is ready fails the start instead of leaving it waiting.
+    once: (event, f) =>
+      event === 'error'
+        ? child.once('error', f).once('exit', (code) => f(new Error(`parallel_ceiling: child exited (${code})`)))
+        : child.once(event, f),
     send: (steps) => child.send(steps),
     close: () => new Promise((done) => child.once('exit', done).kill()),
   });
